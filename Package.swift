@@ -1,0 +1,34 @@
+// swift-tools-version:6.0
+import Foundation
+import PackageDescription
+
+// The kernels are written with SIMD vectors, whose speed depends on the instruction set the
+// compiler may use: with the default x86-64 target each lane of an FMA becomes a libm call.
+// The build therefore targets the CPU it runs on. Set RESNET_TUI_PORTABLE=1 to build for
+// any x86-64-v3 machine (AVX2 and FMA) instead, for example to copy the binary elsewhere.
+let portable = ProcessInfo.processInfo.environment["RESNET_TUI_PORTABLE"] == "1"
+let cpuFlags: [String] =
+    portable
+    ? ["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-mf16c"]
+    : ["-Xcc", "-march=native"]
+let kernelSettings: [SwiftSetting] = [
+    .unsafeFlags(cpuFlags + ["-Ounchecked", "-wmo"]),
+]
+
+let package = Package(
+    name: "resnet-tui",
+    products: [
+        .executable(name: "resnet-tui", targets: ["resnet-tui"])
+    ],
+    targets: [
+        .systemLibrary(name: "CNCursesW", path: "Sources/CNCursesW", pkgConfig: "ncursesw"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib"),
+        .target(name: "Engine", swiftSettings: kernelSettings),
+        .target(name: "Training", dependencies: ["Engine", "CZlib"], swiftSettings: kernelSettings),
+        .target(name: "TUI", dependencies: ["Training", "CNCursesW"]),
+        .executableTarget(name: "resnet-tui", dependencies: ["TUI", "Training", "Engine"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Engine"]),
+        .testTarget(name: "TUITests", dependencies: ["TUI", "Training"]),
+    ]
+)
