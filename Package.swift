@@ -12,7 +12,7 @@ let cpuFlags: [String] =
     ? ["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-mf16c"]
     : ["-Xcc", "-march=native"]
 let kernelSettings: [SwiftSetting] = [
-    .unsafeFlags(cpuFlags + ["-Ounchecked", "-wmo"]),
+    .unsafeFlags(cpuFlags)
 ]
 
 let package = Package(
