@@ -23,7 +23,9 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CNCursesW", path: "Sources/CNCursesW", pkgConfig: "ncursesw"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib"),
-        .target(name: "Engine", swiftSettings: kernelSettings),
+        .target(
+            name: "Engine", swiftSettings: kernelSettings,
+            linkerSettings: [.linkedLibrary("m")]),
         .target(name: "Training", dependencies: ["Engine", "CZlib"], swiftSettings: kernelSettings),
         .target(name: "TUI", dependencies: ["Training", "CNCursesW"]),
         .executableTarget(name: "resnet-tui", dependencies: ["TUI", "Training", "Engine"]),
