@@ -1,0 +1,294 @@
+import Engine
+
+/// The shape of a CIFAR-style ResNet (He et al. 2015, section 4.2): a 3x3 stem, three stages
+/// of n basic blocks with widths w, 2w, 4w (the later stages start with stride 2), global
+/// average pooling and a linear classifier, 6n + 2 layers with weights in all.
+public struct ResNetConfig: Sendable, Equatable {
+    public var depth: Int
+    public var baseWidth: Int
+    public var inputChannels: Int
+    public var inputHeight: Int
+    public var inputWidth: Int
+    public var classCount: Int
+    public var batchNorm: Bool
+
+    public init(
+        depth: Int = 20, baseWidth: Int = 16, inputChannels: Int = 1, inputHeight: Int = 28,
+        inputWidth: Int = 28, classCount: Int = 10, batchNorm: Bool = true
+    ) {
+        self.depth = depth
+        self.baseWidth = baseWidth
+        self.inputChannels = inputChannels
+        self.inputHeight = inputHeight
+        self.inputWidth = inputWidth
+        self.classCount = classCount
+        self.batchNorm = batchNorm
+    }
+
+    /// Blocks per stage, n in 6n + 2; nil when the depth has no such form.
+    public var blocksPerStage: Int? {
+        depth >= 8 && (depth - 2) % 6 == 0 ? (depth - 2) / 6 : nil
+    }
+
+    public var name: String { "resnet\(depth)" }
+}
+
+/// A CIFAR-style ResNet laid out as the stepper walks it: stem, blocks, pool, classifier.
+/// Layer indices run over that list; `forward(layer:)` and `backward(layer:)` compute one
+/// entry each, reading the tensors that the neighbouring entries wrote.
+public final class ResNet: @unchecked Sendable {
+    public let config: ResNetConfig
+    public let batchSize: Int
+
+    let stem: ConvNorm
+    /// relu(stem output) [N, w, H, W].
+    let stemOutput: Tensor
+    public let blocks: [BasicBlock]
+    /// Pooled features [N, 4w].
+    let pooled: Tensor
+    /// Classifier weight [classes, 4w] and bias [classes], torchvision's `fc`.
+    let fcWeight: Parameter
+    let fcBias: Parameter
+    /// [N, classes]
+    let logits: Tensor
+    let probabilities: Tensor
+
+    /// The batch being trained on: images [N, C, H, W] and labels.
+    public let images: Tensor
+    public var labels: [Int32]
+
+    let gradLogits: Tensor
+    let gradPooled: Tensor
+    /// dL/d(last block's output) [N, 4w, h, w].
+    let gradFeatures: Tensor
+    /// dL/d(stem output) after the block stack, then masked by the stem ReLU.
+    let gradStemMasked: Tensor
+
+    /// Layer names in stepper order, matching `LayerInfo.name`.
+    public let layerNames: [String]
+
+    public init(config: ResNetConfig, batchSize: Int) {
+        guard let n = config.blocksPerStage else {
+            preconditionFailure("depth \(config.depth) is not 6n + 2 with n >= 1")
+        }
+        self.config = config
+        self.batchSize = batchSize
+        let w = config.baseWidth
+        let (h, wd) = (config.inputHeight, config.inputWidth)
+        stem = ConvNorm(
+            prefix: "conv1", normName: "bn1",
+            geometry: ConvGeometry(
+                batch: batchSize, inChannels: config.inputChannels, outChannels: w,
+                inHeight: h, inWidth: wd, kernelSize: 3, stride: 1, padding: 1),
+            batchNorm: config.batchNorm)
+        stemOutput = Tensor(shape: [batchSize, w, h, wd])
+
+        var blocks: [BasicBlock] = []
+        var (channels, height, width) = (w, h, wd)
+        for stage in 0..<3 {
+            let stageWidth = w << stage
+            for index in 0..<n {
+                let stride = (stage > 0 && index == 0) ? 2 : 1
+                let block = BasicBlock(
+                    name: "layer\(stage + 1).\(index)", batch: batchSize, inChannels: channels,
+                    outChannels: stageWidth, height: height, width: width, stride: stride,
+                    batchNorm: config.batchNorm)
+                blocks.append(block)
+                channels = stageWidth
+                height = block.output.shape[2]
+                width = block.output.shape[3]
+            }
+        }
+        self.blocks = blocks
+        pooled = Tensor(shape: [batchSize, channels])
+        fcWeight = Parameter(name: "fc.weight", shape: [config.classCount, channels])
+        fcBias = Parameter(name: "fc.bias", shape: [config.classCount])
+        logits = Tensor(shape: [batchSize, config.classCount])
+        probabilities = Tensor(shape: [batchSize, config.classCount])
+        images = Tensor(shape: [batchSize, config.inputChannels, h, wd])
+        labels = Array(repeating: 0, count: batchSize)
+        gradLogits = Tensor(shape: logits.shape)
+        gradPooled = Tensor(shape: pooled.shape)
+        gradFeatures = Tensor(shape: [batchSize, channels, height, width])
+        gradStemMasked = Tensor(shape: stemOutput.shape)
+        layerNames = ["stem"] + blocks.map(\.name) + ["avgpool", "fc"]
+    }
+
+    public var layerCount: Int { blocks.count + 3 }
+
+    /// Index of the first block in the layer list.
+    public static let firstBlockLayer = 1
+
+    public func blockIndex(ofLayer layer: Int) -> Int? {
+        let index = layer - Self.firstBlockLayer
+        return blocks.indices.contains(index) ? index : nil
+    }
+
+    /// Every parameter, in torchvision's state-dict order.
+    public var parameters: [Parameter] {
+        stem.parameters + blocks.flatMap(\.parameters) + [fcWeight, fcBias]
+    }
+
+    var trainableParameters: [Parameter] {
+        stem.parameters + blocks.flatMap(\.trainableParameters) + [fcWeight, fcBias]
+    }
+
+    public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
+
+    /// Draws fresh weights as torchvision's ResNet does: Kaiming normal (fan_out, ReLU gain)
+    /// for convolutions, batch norm weight 1 and bias 0, and PyTorch's default uniform
+    /// initialisation for the classifier. Momentum buffers are cleared.
+    public func initialize<G: RandomNumberGenerator>(using generator: inout G) {
+        stem.initialize(using: &generator)
+        for block in blocks { block.initialize(using: &generator) }
+        let bound = 1 / Double(fcWeight.value.shape[1]).squareRoot()
+        fillUniform(fcWeight.value, bound: bound, using: &generator)
+        fillUniform(fcBias.value, bound: bound, using: &generator)
+        for parameter in parameters {
+            parameter.momentumBuffer.fill(0)
+            parameter.gradient.fill(0)
+        }
+    }
+
+    public func skipEnabled(layer: Int) -> Bool {
+        blockIndex(ofLayer: layer).map { blocks[$0].skipEnabled } ?? false
+    }
+
+    public func setSkip(layer: Int, enabled: Bool) {
+        if let index = blockIndex(ofLayer: layer) { blocks[index].skipEnabled = enabled }
+    }
+
+    /// The output tensor of a layer: [N, C, H, W] for the stem and blocks, [N, C] for the
+    /// pool and the classifier.
+    public func output(ofLayer layer: Int) -> Tensor {
+        if layer == 0 { return stemOutput }
+        if let index = blockIndex(ofLayer: layer) { return blocks[index].output }
+        return layer == layerCount - 2 ? pooled : logits
+    }
+
+    private func input(ofLayer layer: Int) -> Tensor {
+        layer == 0 ? images : output(ofLayer: layer - 1)
+    }
+
+    public func forward(layer: Int, training: Bool, pool: ThreadPool) {
+        switch layer {
+        case 0:
+            stem.forward(input: images, training: training, pool: pool)
+            ReLU.forward(output: stemOutput, input: stem.output, pool: pool)
+        case layerCount - 2:
+            GlobalAvgPool.forward(output: pooled, input: input(ofLayer: layer), pool: pool)
+        case layerCount - 1:
+            Linear.forward(
+                output: logits, input: pooled, weight: fcWeight.value, bias: fcBias.value,
+                pool: pool)
+        default:
+            blocks[layer - 1].forward(input: input(ofLayer: layer), training: training, pool: pool)
+        }
+    }
+
+    /// Computes softmax cross-entropy of the logits against `labels`, mean over the batch,
+    /// and dL/dlogits = (softmax - onehot) / N.
+    public func loss() -> (loss: Double, correct: Int) {
+        let result = SoftmaxCrossEntropy.forward(
+            probabilities: probabilities, logits: logits, labels: labels)
+        SoftmaxCrossEntropy.backward(
+            gradLogits: gradLogits, probabilities: probabilities, labels: labels)
+        return result
+    }
+
+    /// The gradient that reaches a layer's input: the norm of dL/dinput and, for blocks, its
+    /// skip and residual parts. The stem's input gradient is not computed and reads as 0.
+    public func backward(layer: Int, pool: ThreadPool) -> GradientFlow {
+        switch layer {
+        case layerCount - 1:
+            Linear.backward(
+                gradInput: gradPooled, gradWeight: fcWeight.gradient, gradBias: fcBias.gradient,
+                gradOutput: gradLogits, input: pooled, weight: fcWeight.value, pool: pool)
+            return flow(input: gradPooled, parameters: [fcWeight, fcBias])
+        case layerCount - 2:
+            GlobalAvgPool.backward(gradInput: gradFeatures, gradOutput: gradPooled, pool: pool)
+            return flow(input: gradFeatures, parameters: [])
+        case 0:
+            ReLU.backward(
+                gradInput: gradStemMasked, gradOutput: gradient(intoOutputOf: 0),
+                output: stemOutput, pool: pool)
+            stem.backward(gradInput: nil, gradOutput: gradStemMasked, input: images, pool: pool)
+            return flow(input: nil, parameters: stem.parameters)
+        default:
+            let block = blocks[layer - 1]
+            block.backward(
+                gradOutput: gradient(intoOutputOf: layer), input: input(ofLayer: layer),
+                pool: pool)
+            let skip = block.gradSkip.norm()
+            let residual = block.gradResidual.norm()
+            var dot = 0.0
+            for i in 0..<block.gradSkip.count {
+                dot += Double(block.gradSkip[i]) * Double(block.gradResidual[i])
+            }
+            let cosine = skip > 0 && residual > 0 ? dot / (skip * residual) : 0
+            return GradientFlow(
+                skip: skip, residual: residual, input: block.gradInput.norm(), cosine: cosine,
+                weight: Self.norm(of: block.parameters))
+        }
+    }
+
+    /// dL/d(output of `layer`), which the next layer's backward pass wrote.
+    private func gradient(intoOutputOf layer: Int) -> Tensor {
+        let next = layer + 1
+        if let index = blockIndex(ofLayer: next) { return blocks[index].gradInput }
+        return gradFeatures
+    }
+
+    private func flow(input: Tensor?, parameters: [Parameter]) -> GradientFlow {
+        GradientFlow(
+            skip: 0, residual: 0, input: input?.norm() ?? 0, cosine: 0,
+            weight: Self.norm(of: parameters))
+    }
+
+    static func norm(of parameters: [Parameter]) -> Double {
+        parameters.reduce(0.0) { sum, parameter in
+            let n = parameter.gradient.norm()
+            return sum + n * n
+        }.squareRoot()
+    }
+
+    /// One SGD step over the parameters the last backward pass reached.
+    public func update(
+        learningRate: Float, momentum: Float, weightDecay: Float, pool: ThreadPool
+    ) {
+        for parameter in trainableParameters {
+            SGD.step(
+                parameter: parameter.value, gradient: parameter.gradient,
+                momentumBuffer: parameter.momentumBuffer, learningRate: learningRate,
+                momentum: momentum, weightDecay: weightDecay, pool: pool)
+        }
+    }
+
+    /// `LayerInfo` rows for the UI, in stepper order.
+    public var layerInfos: [LayerInfo] {
+        (0..<layerCount).map { layer in
+            let shape = Array(output(ofLayer: layer).shape.dropFirst())
+            let outputShape = shape.count == 1 ? [shape[0], 1, 1] : shape
+            let parameters: Int
+            var hasProjection = false
+            if layer == 0 {
+                parameters = stem.parameterCount
+            } else if let index = blockIndex(ofLayer: layer) {
+                parameters = blocks[index].units.reduce(0) { $0 + $1.parameterCount }
+                hasProjection = blocks[index].downsample != nil
+            } else if layer == layerCount - 1 {
+                parameters = fcWeight.value.count + fcBias.value.count
+            } else {
+                parameters = 0
+            }
+            let kind: LayerKind =
+                layer == 0 ? .stem
+                : blockIndex(ofLayer: layer) != nil ? .block
+                : layer == layerCount - 2 ? .pool : .fc
+            return LayerInfo(
+                name: layerNames[layer], kind: kind, outputShape: outputShape,
+                parameterCount: parameters, skipEnabled: skipEnabled(layer: layer),
+                hasProjection: hasProjection)
+        }
+    }
+}
