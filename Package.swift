@@ -32,5 +32,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Engine"]),
         .testTarget(name: "TUITests", dependencies: ["TUI", "Training"]),
+        // Starts the release binary in tmux; needs `swift build -c release` first.
+        .testTarget(name: "TerminalTests"),
     ]
 )
