@@ -178,12 +178,15 @@ private func workerMain(_ argument: WorkerArgument) -> UnsafeMutableRawPointer? 
             return nil
         }
         seenGeneration = shared.generation
-        let job = shared.job!
+        var job = shared.job
         let count = shared.count
         shared.unlock()
 
         let range = ThreadPool.range(part: context.workerIndex, of: shared.threadCount, count: count)
-        if !range.isEmpty { job(range, context.workerIndex) }
+        if !range.isEmpty { job?(range, context.workerIndex) }
+        // Drop the reference before reporting: the closure is only borrowed for the call
+        // (`withoutActuallyEscaping`), and the caller checks that nothing holds it afterwards.
+        job = nil
 
         shared.lock()
         shared.pendingWorkers -= 1
