@@ -66,10 +66,11 @@ public enum BatchNorm {
                 // Mean, then the biased variance as the mean of (x - mean)^2.
                 let mean = layout.sum(input.data, channel: c) { $0 } / n
                 let meanVector = SIMD8<Double>(repeating: mean)
-                let variance = layout.sum(input.data, channel: c) { x in
-                    let centred = x - meanVector
-                    return centred * centred
-                } / n
+                let variance =
+                    layout.sum(input.data, channel: c) { x in
+                        let centred = x - meanVector
+                        return centred * centred
+                    } / n
                 let invStd = 1 / (variance + Double(eps)).squareRoot()
                 savedMean.data[c] = Float(mean)
                 savedInvStd.data[c] = Float(invStd)
@@ -84,7 +85,8 @@ public enum BatchNorm {
                 // Running statistics, with the unbiased variance as PyTorch uses.
                 let unbiased = variance * n / (n - 1)
                 runningMean.data[c] = (1 - momentum) * runningMean.data[c] + momentum * Float(mean)
-                runningVar.data[c] = (1 - momentum) * runningVar.data[c] + momentum * Float(unbiased)
+                runningVar.data[c] =
+                    (1 - momentum) * runningVar.data[c] + momentum * Float(unbiased)
             }
         }
     }
@@ -162,8 +164,8 @@ public enum BatchNorm {
     }
 }
 
-/// How the values of one channel sit in an `[N, C, spatial...]` tensor: `batch` runs of
-/// `spatial` contiguous floats, `channels * spatial` apart.
+/// The positions of one channel's values in an `[N, C, spatial...]` tensor: `batch` runs
+/// of `spatial` contiguous floats, `channels * spatial` apart.
 private struct ChannelLayout {
     let batch: Int
     let channels: Int

@@ -89,9 +89,12 @@ public final class Conv2dKernel: @unchecked Sendable {
     /// `[paddedPatchSize, outChannels]` (backward).
     private var packedWeight: ScratchBuffer?
 
-    /// Samples whose im2col matrices backward keeps at once. A fixed number (never the thread
-    /// count) so the weight gradient is summed in the same order on every pool.
-    static let backwardChunk = 4
+    /// Samples whose im2col matrices backward keeps at once: as many as fit in
+    /// `chunkBudgetBytes`, at least 4 and at most the batch. It depends only on the geometry
+    /// (never on the thread count), so the weight gradient is summed in the same order on
+    /// every pool. Larger chunks mean fewer thread wake-ups and fewer horizontal vector sums.
+    private let backwardChunk: Int
+    private static let chunkBudgetBytes = 2 << 20
 
     public init(geometry: ConvGeometry) {
         geometry.validate()
@@ -101,6 +104,8 @@ public final class Conv2dKernel: @unchecked Sendable {
         pixelCount = geometry.outHeight * geometry.outWidth
         paddedPixelCount = roundUp(pixelCount, to: tileColumns)
         paddedOutChannels = roundUp(geometry.outChannels, to: tileRows)
+        let sampleBytes = (paddedPatchSize + paddedOutChannels) * paddedPixelCount * 4
+        backwardChunk = min(geometry.batch, max(4, Conv2dKernel.chunkBudgetBytes / sampleBytes))
     }
 
     // MARK: Forward
@@ -188,31 +193,34 @@ public final class Conv2dKernel: @unchecked Sendable {
         let outputStride = g.outChannels * pixelCount
         var chunkStart = 0
         while chunkStart < g.batch {
-            let chunkCount = min(Conv2dKernel.backwardChunk, g.batch - chunkStart)
+            let chunkCount = min(backwardChunk, g.batch - chunkStart)
 
             // Step 1, split over the samples of the chunk: im2col, a padded copy of
             // gradOutput, and the input gradient of each sample.
-            pool.parallelFor(chunkCount, withThreadIndex: { slots, thread in
-                for slot in slots {
-                    let n = chunkStart + slot
-                    let columns = self.chunkColumns[slot].data
-                    let gradRows = self.chunkGradOutputs[slot].data
-                    self.im2col(input: input.data + n * inputStride, columns: columns)
-                    for o in 0..<g.outChannels {
-                        (gradRows + o * self.paddedPixelCount).update(
-                            from: gradOutput.data + n * outputStride + o * self.pixelCount,
-                            count: self.pixelCount)
+            pool.parallelFor(
+                chunkCount,
+                withThreadIndex: { slots, thread in
+                    for slot in slots {
+                        let n = chunkStart + slot
+                        let columns = self.chunkColumns[slot].data
+                        let gradRows = self.chunkGradOutputs[slot].data
+                        self.im2col(input: input.data + n * inputStride, columns: columns)
+                        for o in 0..<g.outChannels {
+                            (gradRows + o * self.paddedPixelCount).update(
+                                from: gradOutput.data + n * outputStride + o * self.pixelCount,
+                                count: self.pixelCount)
+                        }
+                        guard let gradInput else { continue }
+                        let gradColumns = self.threadColumns[thread].data
+                        multiplyTiles(
+                            rows: self.paddedPatchSize, columns: self.paddedPixelCount,
+                            depth: g.outChannels, a: transposed.data, aStride: g.outChannels,
+                            b: gradRows, bStride: self.paddedPixelCount, c: gradColumns,
+                            cStride: self.paddedPixelCount)
+                        self.col2im(
+                            columns: gradColumns, gradInput: gradInput.data + n * inputStride)
                     }
-                    guard let gradInput else { continue }
-                    let gradColumns = self.threadColumns[thread].data
-                    multiplyTiles(
-                        rows: self.paddedPatchSize, columns: self.paddedPixelCount,
-                        depth: g.outChannels, a: transposed.data, aStride: g.outChannels,
-                        b: gradRows, bStride: self.paddedPixelCount, c: gradColumns,
-                        cStride: self.paddedPixelCount)
-                    self.col2im(columns: gradColumns, gradInput: gradInput.data + n * inputStride)
-                }
-            })
+                })
 
             // Step 2, split over blocks of 4 output channels: add this chunk's contribution
             // to the weight and bias gradients of the block.
@@ -321,8 +329,11 @@ public final class Conv2dKernel: @unchecked Sendable {
                         guard iy >= 0 && iy < g.inHeight else { continue }
                         let source = row + oy * g.outWidth
                         let destination = plane + iy * g.inWidth - pad + kx
-                        for ox in first..<end {
-                            destination[ox * s] += source[ox]
+                        if s == 1 {
+                            // Contiguous on both sides, so the compiler can vectorise it.
+                            for ox in first..<end { destination[ox] += source[ox] }
+                        } else {
+                            for ox in first..<end { destination[ox * s] += source[ox] }
                         }
                     }
                 }
@@ -330,7 +341,7 @@ public final class Conv2dKernel: @unchecked Sendable {
         }
     }
 
-    /// The output columns `first..<end` whose input column ox * stride - padding + kx lies
+    /// Returns the output columns `first..<end` whose input column ox * stride - padding + kx lies
     /// inside the image.
     private func validOutputColumns(kx: Int) -> (first: Int, end: Int) {
         let g = geometry
@@ -352,7 +363,7 @@ public final class Conv2dKernel: @unchecked Sendable {
     }
 
     private func prepareChunkScratch() {
-        while chunkColumns.count < Conv2dKernel.backwardChunk {
+        while chunkColumns.count < backwardChunk {
             chunkColumns.append(ScratchBuffer(count: paddedPatchSize * paddedPixelCount))
             chunkGradOutputs.append(ScratchBuffer(count: paddedOutChannels * paddedPixelCount))
         }
@@ -412,19 +423,30 @@ private func multiplyTiles(
     }
 }
 
-/// One 4 x 64 tile of C = A · B, kept in sixteen SIMD16 accumulators. A 4 x 64 tile needs 16
+/// Computes one 4 x 64 tile of C = A · B in sixteen SIMD16 accumulators. A 4 x 64 tile needs 16
 /// accumulators, 4 B vectors and 1 broadcast, which fits the 32 vector registers of AVX-512.
 @inline(__always)
 private func multiplyTile(
     depth: Int, a: UnsafePointer<Float>, aStride: Int, b: UnsafePointer<Float>, bStride: Int,
     c: UnsafeMutablePointer<Float>, cStride: Int
 ) {
-    var c00 = SIMD16<Float>(), c01 = SIMD16<Float>(), c02 = SIMD16<Float>()
-    var c03 = SIMD16<Float>(), c10 = SIMD16<Float>(), c11 = SIMD16<Float>()
-    var c12 = SIMD16<Float>(), c13 = SIMD16<Float>(), c20 = SIMD16<Float>()
-    var c21 = SIMD16<Float>(), c22 = SIMD16<Float>(), c23 = SIMD16<Float>()
-    var c30 = SIMD16<Float>(), c31 = SIMD16<Float>(), c32 = SIMD16<Float>()
+    var c00 = SIMD16<Float>()
+    var c01 = SIMD16<Float>()
+    var c02 = SIMD16<Float>()
+    var c03 = SIMD16<Float>()
+    var c10 = SIMD16<Float>()
+    var c11 = SIMD16<Float>()
+    var c12 = SIMD16<Float>()
+    var c13 = SIMD16<Float>()
+    var c20 = SIMD16<Float>()
+    var c21 = SIMD16<Float>()
+    var c22 = SIMD16<Float>()
+    var c23 = SIMD16<Float>()
+    var c30 = SIMD16<Float>()
+    var c31 = SIMD16<Float>()
+    var c32 = SIMD16<Float>()
     var c33 = SIMD16<Float>()
+
     let a0 = a
     let a1 = a + aStride
     let a2 = a + 2 * aStride
@@ -457,6 +479,7 @@ private func multiplyTile(
         c33.addProduct(w3, b3)
         bRow += bStride
     }
+
     storeVector(c00, c)
     storeVector(c01, c + 16)
     storeVector(c02, c + 32)
@@ -483,12 +506,23 @@ private func dotTile(
     gradRows: [ScratchBuffer], columns: [ScratchBuffer], sampleCount: Int, gradOffset: Int,
     columnOffset: Int, width: Int
 ) -> SIMD16<Float> {
-    var d00 = SIMD16<Float>(), d01 = SIMD16<Float>(), d02 = SIMD16<Float>()
-    var d03 = SIMD16<Float>(), d10 = SIMD16<Float>(), d11 = SIMD16<Float>()
-    var d12 = SIMD16<Float>(), d13 = SIMD16<Float>(), d20 = SIMD16<Float>()
-    var d21 = SIMD16<Float>(), d22 = SIMD16<Float>(), d23 = SIMD16<Float>()
-    var d30 = SIMD16<Float>(), d31 = SIMD16<Float>(), d32 = SIMD16<Float>()
+    var d00 = SIMD16<Float>()
+    var d01 = SIMD16<Float>()
+    var d02 = SIMD16<Float>()
+    var d03 = SIMD16<Float>()
+    var d10 = SIMD16<Float>()
+    var d11 = SIMD16<Float>()
+    var d12 = SIMD16<Float>()
+    var d13 = SIMD16<Float>()
+    var d20 = SIMD16<Float>()
+    var d21 = SIMD16<Float>()
+    var d22 = SIMD16<Float>()
+    var d23 = SIMD16<Float>()
+    var d30 = SIMD16<Float>()
+    var d31 = SIMD16<Float>()
+    var d32 = SIMD16<Float>()
     var d33 = SIMD16<Float>()
+
     for slot in 0..<sampleCount {
         let g = UnsafePointer(gradRows[slot].data + gradOffset)
         let x = UnsafePointer(columns[slot].data + columnOffset)
@@ -521,6 +555,7 @@ private func dotTile(
             p += 16
         }
     }
+
     var sums = SIMD16<Float>()
     sums[0] = d00.sum()
     sums[1] = d01.sum()
@@ -561,5 +596,6 @@ final class ScratchBuffer: @unchecked Sendable {
 
 /// Stops with a message naming the tensor when its shape is not `expected`.
 func checkShape(_ tensor: Tensor, _ expected: [Int], _ name: String) {
-    precondition(tensor.shape == expected, "\(name) has shape \(tensor.shape), expected \(expected)")
+    precondition(
+        tensor.shape == expected, "\(name) has shape \(tensor.shape), expected \(expected)")
 }

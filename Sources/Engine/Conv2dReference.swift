@@ -16,11 +16,14 @@ public enum Conv2dReference {
                     for ox in 0..<g.outWidth {
                         var sum = Double(bias?.data[o] ?? 0)
                         forEachTap(g, oy: oy, ox: ox) { c, ky, kx, iy, ix in
-                            let x = input.data[((n * g.inChannels + c) * g.inHeight + iy) * g.inWidth + ix]
-                            let w = weight.data[((o * g.inChannels + c) * g.kernelSize + ky) * g.kernelSize + kx]
+                            let x = input.data[
+                                ((n * g.inChannels + c) * g.inHeight + iy) * g.inWidth + ix]
+                            let w = weight.data[
+                                ((o * g.inChannels + c) * g.kernelSize + ky) * g.kernelSize + kx]
                             sum += Double(x) * Double(w)
                         }
-                        output.data[((n * g.outChannels + o) * g.outHeight + oy) * g.outWidth + ox] =
+                        output.data[
+                            ((n * g.outChannels + o) * g.outHeight + oy) * g.outWidth + ox] =
                             Float(sum)
                     }
                 }
@@ -34,6 +37,12 @@ public enum Conv2dReference {
         gradOutput: Tensor, input: Tensor, weight: Tensor
     ) {
         g.validate()
+        checkShape(input, g.inputShape, "input")
+        checkShape(gradOutput, g.outputShape, "gradOutput")
+        checkShape(weight, g.weightShape, "weight")
+        checkShape(gradWeight, g.weightShape, "gradWeight")
+        if let gradInput { checkShape(gradInput, g.inputShape, "gradInput") }
+        if let gradBias { checkShape(gradBias, [g.outChannels], "gradBias") }
         let inputCount = g.batch * g.inChannels * g.inHeight * g.inWidth
         var gradInputSums = [Double](repeating: 0, count: gradInput == nil ? 0 : inputCount)
         var gradWeightSums = [Double](repeating: 0, count: weight.count)
@@ -43,11 +52,14 @@ public enum Conv2dReference {
                 for oy in 0..<g.outHeight {
                     for ox in 0..<g.outWidth {
                         let dy = Double(
-                            gradOutput.data[((n * g.outChannels + o) * g.outHeight + oy) * g.outWidth + ox])
+                            gradOutput.data[
+                                ((n * g.outChannels + o) * g.outHeight + oy) * g.outWidth + ox])
                         gradBiasSums[o] += dy
                         forEachTap(g, oy: oy, ox: ox) { c, ky, kx, iy, ix in
-                            let inputIndex = ((n * g.inChannels + c) * g.inHeight + iy) * g.inWidth + ix
-                            let weightIndex = ((o * g.inChannels + c) * g.kernelSize + ky) * g.kernelSize + kx
+                            let inputIndex =
+                                ((n * g.inChannels + c) * g.inHeight + iy) * g.inWidth + ix
+                            let weightIndex =
+                                ((o * g.inChannels + c) * g.kernelSize + ky) * g.kernelSize + kx
                             gradWeightSums[weightIndex] += dy * Double(input.data[inputIndex])
                             if gradInput != nil {
                                 gradInputSums[inputIndex] += dy * Double(weight.data[weightIndex])

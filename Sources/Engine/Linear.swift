@@ -78,7 +78,7 @@ public enum Linear {
     }
 }
 
-/// The dot product of two float arrays, in 16 SIMD lanes added at the end.
+/// Returns the dot product of two float arrays, summed in 16 SIMD lanes added at the end.
 @inline(__always)
 private func dot(_ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>, count: Int)
     -> Float

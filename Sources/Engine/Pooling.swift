@@ -8,7 +8,8 @@
 public enum GlobalAvgPool {
     /// Writes `output[n, c] = mean(input[n, c, :, :])`, summed in Double.
     public static func forward(output: Tensor, input: Tensor, pool: ThreadPool) {
-        precondition(input.rank == 4, "GlobalAvgPool input must be [N, C, H, W], got \(input.shape)")
+        precondition(
+            input.rank == 4, "GlobalAvgPool input must be [N, C, H, W], got \(input.shape)")
         checkShape(output, [input.shape[0], input.shape[1]], "output")
         let planeSize = input.shape[2] * input.shape[3]
         pool.parallelFor(output.count) { planes in
@@ -24,7 +25,8 @@ public enum GlobalAvgPool {
     /// Writes `gradInput[n, c, h, w] = gradOutput[n, c] / (H * W)`.
     public static func backward(gradInput: Tensor, gradOutput: Tensor, pool: ThreadPool) {
         precondition(
-            gradInput.rank == 4, "GlobalAvgPool gradInput must be [N, C, H, W], got \(gradInput.shape)")
+            gradInput.rank == 4,
+            "GlobalAvgPool gradInput must be [N, C, H, W], got \(gradInput.shape)")
         checkShape(gradOutput, [gradInput.shape[0], gradInput.shape[1]], "gradOutput")
         let planeSize = gradInput.shape[2] * gradInput.shape[3]
         pool.parallelFor(gradOutput.count) { planes in
@@ -48,7 +50,7 @@ public enum GlobalAvgPool {
 /// number, so a window containing NaN outputs NaN and points at its last NaN, as PyTorch's
 /// CPU kernel does (`val > maxval || isnan(val)`).
 public enum MaxPool2d {
-    /// The output height or width for an input height or width of `inputSize`.
+    /// Returns the output height or width for an input height or width of `inputSize`.
     public static func outputSize(inputSize: Int, kernelSize: Int, stride: Int, padding: Int)
         -> Int
     {
@@ -77,9 +79,15 @@ public enum MaxPool2d {
                     let y = output.data + plane * outHeight * outWidth
                     let index = indexBase + plane * outHeight * outWidth
                     for oy in 0..<outHeight {
-                        let rows = max(0, oy * stride - padding)..<min(height, oy * stride - padding + kernelSize)
+                        let rows =
+                            max(
+                                0, oy * stride - padding)..<min(
+                                height, oy * stride - padding + kernelSize)
                         for ox in 0..<outWidth {
-                            let columns = max(0, ox * stride - padding)..<min(width, ox * stride - padding + kernelSize)
+                            let columns =
+                                max(
+                                    0, ox * stride - padding)..<min(
+                                    width, ox * stride - padding + kernelSize)
                             var best = -Float.infinity
                             var bestIndex = rows.lowerBound * width + columns.lowerBound
                             for iy in rows {
@@ -125,7 +133,8 @@ public enum MaxPool2d {
                     for i in 0..<outPlaneSize {
                         let target = Int(index[i])
                         precondition(
-                            target >= 0 && target < planeSize, "max-pool index \(target) out of range")
+                            target >= 0 && target < planeSize,
+                            "max-pool index \(target) out of range")
                         dx[target] += dy[i]
                     }
                 }
@@ -146,7 +155,8 @@ public enum MaxPool2d {
             inputSize: input.shape[2], kernelSize: kernelSize, stride: stride, padding: padding)
         let outWidth = outputSize(
             inputSize: input.shape[3], kernelSize: kernelSize, stride: stride, padding: padding)
-        precondition(outHeight > 0 && outWidth > 0, "pooling window larger than input \(input.shape)")
+        precondition(
+            outHeight > 0 && outWidth > 0, "pooling window larger than input \(input.shape)")
         return [input.shape[0], input.shape[1], outHeight, outWidth]
     }
 }

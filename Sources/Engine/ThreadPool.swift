@@ -162,8 +162,8 @@ private final class WorkerContext {
     private typealias WorkerArgument = UnsafeMutableRawPointer
 #endif
 
-/// The loop of one worker thread: sleep until the generation changes, run this worker's range
-/// of the published job, report, repeat until shutdown.
+/// Runs one worker thread: sleeps until the generation changes, runs this worker's range of
+/// the published job, reports completion, and repeats until shutdown.
 private func workerMain(_ argument: WorkerArgument) -> UnsafeMutableRawPointer? {
     let context = Unmanaged<WorkerContext>.fromOpaque(argument!).takeRetainedValue()
     let shared = context.shared
@@ -182,7 +182,8 @@ private func workerMain(_ argument: WorkerArgument) -> UnsafeMutableRawPointer? 
         let count = shared.count
         shared.unlock()
 
-        let range = ThreadPool.range(part: context.workerIndex, of: shared.threadCount, count: count)
+        let range = ThreadPool.range(
+            part: context.workerIndex, of: shared.threadCount, count: count)
         if !range.isEmpty { job?(range, context.workerIndex) }
         // Drop the reference before reporting: the closure is only borrowed for the call
         // (`withoutActuallyEscaping`), and the caller checks that nothing holds it afterwards.

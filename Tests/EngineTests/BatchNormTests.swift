@@ -122,6 +122,8 @@ func batchNormTrainingMatchesReference(shape: [Int]) {
     }
     let message = BatchNormError.tooFewValuesPerChannel(inputShape: [1, 3]).description
     #expect(message.hasPrefix("Expected more than 1 value per channel when training"))
-    #expect(throws: Never.self) { try BatchNorm.validateTrainingInput(Tensor(shape: [1, 3, 2, 1])) }
+    #expect(throws: Never.self) {
+        try BatchNorm.validateTrainingInput(Tensor(shape: [1, 3, 2, 1]))
+    }
     #expect(throws: Never.self) { try BatchNorm.validateTrainingInput(Tensor(shape: [2, 3])) }
 }

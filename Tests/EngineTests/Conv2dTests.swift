@@ -3,27 +3,48 @@ import Testing
 
 /// Small convolutions whose gradients are checked against finite differences.
 private let gradientCheckCases: [(name: String, geometry: ConvGeometry, hasBias: Bool)] = [
-    ("3x3 s1 p1", ConvGeometry(
-        batch: 2, inChannels: 3, outChannels: 5, inHeight: 6, inWidth: 5, kernelSize: 3,
-        stride: 1, padding: 1), true),
-    ("3x3 s1 p1 no bias", ConvGeometry(
-        batch: 2, inChannels: 3, outChannels: 4, inHeight: 5, inWidth: 5, kernelSize: 3,
-        stride: 1, padding: 1), false),
-    ("3x3 s2 p1", ConvGeometry(
-        batch: 2, inChannels: 2, outChannels: 6, inHeight: 7, inWidth: 8, kernelSize: 3,
-        stride: 2, padding: 1), true),
-    ("1x1 s2 p0", ConvGeometry(
-        batch: 3, inChannels: 4, outChannels: 3, inHeight: 6, inWidth: 7, kernelSize: 1,
-        stride: 2, padding: 0), false),
-    ("1x1 s2 p0 bias", ConvGeometry(
-        batch: 2, inChannels: 4, outChannels: 5, inHeight: 5, inWidth: 5, kernelSize: 1,
-        stride: 2, padding: 0), true),
-    ("7x7 s2 p3", ConvGeometry(
-        batch: 2, inChannels: 3, outChannels: 4, inHeight: 9, inWidth: 8, kernelSize: 7,
-        stride: 2, padding: 3), true),
-    ("7x7 s2 p3 no bias", ConvGeometry(
-        batch: 1, inChannels: 2, outChannels: 3, inHeight: 8, inWidth: 8, kernelSize: 7,
-        stride: 2, padding: 3), false),
+    (
+        "3x3 s1 p1",
+        ConvGeometry(
+            batch: 2, inChannels: 3, outChannels: 5, inHeight: 6, inWidth: 5, kernelSize: 3,
+            stride: 1, padding: 1), true
+    ),
+    (
+        "3x3 s1 p1 no bias",
+        ConvGeometry(
+            batch: 2, inChannels: 3, outChannels: 4, inHeight: 5, inWidth: 5, kernelSize: 3,
+            stride: 1, padding: 1), false
+    ),
+    (
+        "3x3 s2 p1",
+        ConvGeometry(
+            batch: 2, inChannels: 2, outChannels: 6, inHeight: 7, inWidth: 8, kernelSize: 3,
+            stride: 2, padding: 1), true
+    ),
+    (
+        "1x1 s2 p0",
+        ConvGeometry(
+            batch: 3, inChannels: 4, outChannels: 3, inHeight: 6, inWidth: 7, kernelSize: 1,
+            stride: 2, padding: 0), false
+    ),
+    (
+        "1x1 s2 p0 bias",
+        ConvGeometry(
+            batch: 2, inChannels: 4, outChannels: 5, inHeight: 5, inWidth: 5, kernelSize: 1,
+            stride: 2, padding: 0), true
+    ),
+    (
+        "7x7 s2 p3",
+        ConvGeometry(
+            batch: 2, inChannels: 3, outChannels: 4, inHeight: 9, inWidth: 8, kernelSize: 7,
+            stride: 2, padding: 3), true
+    ),
+    (
+        "7x7 s2 p3 no bias",
+        ConvGeometry(
+            batch: 1, inChannels: 2, outChannels: 3, inHeight: 8, inWidth: 8, kernelSize: 7,
+            stride: 2, padding: 3), false
+    ),
 ]
 
 /// Float kernels on values of size ~1 against Double references.
@@ -43,7 +64,8 @@ func convGradientsMatchFiniteDifferences(caseIndex: Int) {
     let output = Tensor(shape: g.outputShape)
     kernel.forward(output: output, input: input, weight: weight, bias: bias, pool: pool)
     let (x, w, b, r) = (input.doubles, weight.doubles, bias?.doubles, upstream.doubles)
-    expectClose(output, DoubleReference.conv(x, w, b, g), tolerance: floatTolerance, "\(name) forward")
+    expectClose(
+        output, DoubleReference.conv(x, w, b, g), tolerance: floatTolerance, "\(name) forward")
 
     let gradInput = Tensor(shape: g.inputShape)
     let gradWeight = Tensor(shape: g.weightShape)
@@ -150,7 +172,8 @@ func convFastMatchesReference(geometry g: ConvGeometry) {
     // ~0.1-1, against a reference summed in Double: allow a few hundred float ulps of the sum.
     let tolerance = Tolerance(absolute: 1e-4, relative: 1e-4)
     let gradWeightTolerance = Tolerance(absolute: 2e-3, relative: 1e-4)
-    let label = "\(g.inChannels)->\(g.outChannels) \(g.inHeight)x\(g.inWidth) k\(g.kernelSize) s\(g.stride)"
+    let label =
+        "\(g.inChannels)->\(g.outChannels) \(g.inHeight)x\(g.inWidth) k\(g.kernelSize) s\(g.stride)"
     expectClose(output, expectedOutput.doubles, tolerance: tolerance, "\(label) forward")
     expectClose(gradInput, expectedGradInput.doubles, tolerance: tolerance, "\(label) gradInput")
     expectClose(

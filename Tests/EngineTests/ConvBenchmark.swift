@@ -7,24 +7,46 @@ import Testing
 @Test(.enabled(if: ProcessInfo.processInfo.environment["ENGINE_BENCHMARK"] == "1"))
 func convBenchmark() {
     let shapes: [(String, ConvGeometry)] = [
-        ("stem 3->16 32x32 3x3", ConvGeometry(
-            batch: 64, inChannels: 3, outChannels: 16, inHeight: 32, inWidth: 32, kernelSize: 3,
-            stride: 1, padding: 1)),
-        ("16->16 32x32 3x3", ConvGeometry(
-            batch: 64, inChannels: 16, outChannels: 16, inHeight: 32, inWidth: 32, kernelSize: 3,
-            stride: 1, padding: 1)),
-        ("16->32 32x32 3x3 s2", ConvGeometry(
-            batch: 64, inChannels: 16, outChannels: 32, inHeight: 32, inWidth: 32, kernelSize: 3,
-            stride: 2, padding: 1)),
-        ("32->32 16x16 3x3", ConvGeometry(
-            batch: 64, inChannels: 32, outChannels: 32, inHeight: 16, inWidth: 16, kernelSize: 3,
-            stride: 1, padding: 1)),
-        ("64->64 8x8 3x3", ConvGeometry(
-            batch: 64, inChannels: 64, outChannels: 64, inHeight: 8, inWidth: 8, kernelSize: 3,
-            stride: 1, padding: 1)),
-        ("32->64 16x16 1x1 s2", ConvGeometry(
-            batch: 64, inChannels: 32, outChannels: 64, inHeight: 16, inWidth: 16, kernelSize: 1,
-            stride: 2, padding: 0)),
+        (
+            "stem 3->16 32x32 3x3",
+            ConvGeometry(
+                batch: 64, inChannels: 3, outChannels: 16, inHeight: 32, inWidth: 32, kernelSize: 3,
+                stride: 1, padding: 1)
+        ),
+        (
+            "16->16 32x32 3x3",
+            ConvGeometry(
+                batch: 64, inChannels: 16, outChannels: 16, inHeight: 32, inWidth: 32,
+                kernelSize: 3,
+                stride: 1, padding: 1)
+        ),
+        (
+            "16->32 32x32 3x3 s2",
+            ConvGeometry(
+                batch: 64, inChannels: 16, outChannels: 32, inHeight: 32, inWidth: 32,
+                kernelSize: 3,
+                stride: 2, padding: 1)
+        ),
+        (
+            "32->32 16x16 3x3",
+            ConvGeometry(
+                batch: 64, inChannels: 32, outChannels: 32, inHeight: 16, inWidth: 16,
+                kernelSize: 3,
+                stride: 1, padding: 1)
+        ),
+        (
+            "64->64 8x8 3x3",
+            ConvGeometry(
+                batch: 64, inChannels: 64, outChannels: 64, inHeight: 8, inWidth: 8, kernelSize: 3,
+                stride: 1, padding: 1)
+        ),
+        (
+            "32->64 16x16 1x1 s2",
+            ConvGeometry(
+                batch: 64, inChannels: 32, outChannels: 64, inHeight: 16, inWidth: 16,
+                kernelSize: 1,
+                stride: 2, padding: 0)
+        ),
     ]
     for threads in [1, 2] {
         let pool = ThreadPool(threads: threads)
@@ -58,7 +80,7 @@ func convBenchmark() {
     }
 }
 
-/// The fastest of several runs after a warm-up run, in seconds.
+/// Returns the fastest of several runs after a warm-up run, in seconds.
 private func bestTime(_ body: () -> Void) -> Double {
     body()
     var best = Double.infinity

@@ -21,8 +21,11 @@ enum DoubleReference {
                                     if iy < 0 || iy >= g.inHeight || ix < 0 || ix >= g.inWidth {
                                         continue
                                     }
-                                    let xi = ((n * g.inChannels + c) * g.inHeight + iy) * g.inWidth + ix
-                                    let wi = ((o * g.inChannels + c) * g.kernelSize + ky) * g.kernelSize + kx
+                                    let xi =
+                                        ((n * g.inChannels + c) * g.inHeight + iy) * g.inWidth + ix
+                                    let wi =
+                                        ((o * g.inChannels + c) * g.kernelSize + ky) * g.kernelSize
+                                        + kx
                                     sum += x[xi] * w[wi]
                                 }
                             }
@@ -86,7 +89,7 @@ enum DoubleReference {
         return y
     }
 
-    /// The mean over rows of -log(softmax(row)[label]), written as log(sum(exp(row))) -
+    /// Returns the mean over rows of -log(softmax(row)[label]), written as log(sum(exp(row))) -
     /// row[label] with the row maximum subtracted first.
     static func softmaxCrossEntropy(_ logits: [Double], labels: [Int32], classes: Int) -> Double {
         var total = 0.0

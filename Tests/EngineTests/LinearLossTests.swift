@@ -18,7 +18,8 @@ func linearGradientsMatchFiniteDifferences(hasBias: Bool) {
     Linear.forward(output: output, input: input, weight: weight, bias: bias, pool: pool)
     let (x, w, b, r) = (input.doubles, weight.doubles, bias?.doubles, upstream.doubles)
     func reference(_ x: [Double], _ w: [Double], _ b: [Double]?) -> [Double] {
-        DoubleReference.linear(x, w, b, batch: batch, inFeatures: inFeatures, outFeatures: outFeatures)
+        DoubleReference.linear(
+            x, w, b, batch: batch, inFeatures: inFeatures, outFeatures: outFeatures)
     }
     expectClose(output, reference(x, w, b), tolerance: floatTolerance, "forward")
 
@@ -52,8 +53,10 @@ func linearGradientsMatchFiniteDifferences(hasBias: Bool) {
     let probabilities = Tensor(shape: logits.shape)
     let (loss, correct) = SoftmaxCrossEntropy.forward(
         probabilities: probabilities, logits: logits, labels: labels)
-    let expectedLoss = DoubleReference.softmaxCrossEntropy(logits.doubles, labels: labels, classes: classes)
-    expectClose([loss], [expectedLoss], tolerance: Tolerance(absolute: 1e-12, relative: 1e-12), "loss")
+    let expectedLoss = DoubleReference.softmaxCrossEntropy(
+        logits.doubles, labels: labels, classes: classes)
+    expectClose(
+        [loss], [expectedLoss], tolerance: Tolerance(absolute: 1e-12, relative: 1e-12), "loss")
 
     var expectedCorrect = 0
     var expectedProbabilities: [Double] = []
@@ -69,11 +72,13 @@ func linearGradientsMatchFiniteDifferences(hasBias: Bool) {
         "probabilities")
 
     let gradLogits = Tensor(shape: logits.shape)
-    SoftmaxCrossEntropy.backward(gradLogits: gradLogits, probabilities: probabilities, labels: labels)
+    SoftmaxCrossEntropy.backward(
+        gradLogits: gradLogits, probabilities: probabilities, labels: labels)
     let expected = numericalGradient(of: logits.doubles) {
         DoubleReference.softmaxCrossEntropy($0, labels: labels, classes: classes)
     }
-    expectClose(gradLogits, expected, tolerance: Tolerance(absolute: 1e-7, relative: 1e-5), "gradLogits")
+    expectClose(
+        gradLogits, expected, tolerance: Tolerance(absolute: 1e-7, relative: 1e-5), "gradLogits")
 }
 
 @Test func softmaxCrossEntropyIsFiniteForHugeLogits() {
@@ -85,14 +90,17 @@ func linearGradientsMatchFiniteDifferences(hasBias: Bool) {
     let (loss, correct) = SoftmaxCrossEntropy.forward(
         probabilities: probabilities, logits: logits, labels: labels)
     #expect(loss.isFinite)
-    let expectedLoss = DoubleReference.softmaxCrossEntropy(logits.doubles, labels: labels, classes: 3)
-    expectClose([loss], [expectedLoss], tolerance: Tolerance(absolute: 1e-9, relative: 1e-12), "loss")
+    let expectedLoss = DoubleReference.softmaxCrossEntropy(
+        logits.doubles, labels: labels, classes: 3)
+    expectClose(
+        [loss], [expectedLoss], tolerance: Tolerance(absolute: 1e-9, relative: 1e-12), "loss")
     expectClose([loss], [128], tolerance: Tolerance(absolute: 1e-9, relative: 0), "loss by hand")
     #expect(correct == 1)
     #expect(probabilities.toArray().allSatisfy { $0.isFinite })
 
     let gradLogits = Tensor(shape: [2, 3])
-    SoftmaxCrossEntropy.backward(gradLogits: gradLogits, probabilities: probabilities, labels: labels)
+    SoftmaxCrossEntropy.backward(
+        gradLogits: gradLogits, probabilities: probabilities, labels: labels)
     expectClose(
         gradLogits, [0, 0, 0, 0.5, 0, -0.5], tolerance: Tolerance(absolute: 1e-7, relative: 0),
         "gradLogits")
@@ -140,6 +148,7 @@ func linearGradientsMatchFiniteDifferences(hasBias: Bool) {
     SGD.step(
         parameter: plain, gradient: Tensor(shape: [2], values: [-0.25, 3]),
         momentumBuffer: unused, learningRate: 0.1, momentum: 0, weightDecay: 0.01, pool: pool)
-    expectClose(plain, [0.973051, -2.098 - 0.297902], tolerance: tolerance, "parameter, no momentum")
+    expectClose(
+        plain, [0.973051, -2.098 - 0.297902], tolerance: tolerance, "parameter, no momentum")
     expectClose(unused, [0, 0], tolerance: Tolerance(absolute: 0, relative: 0), "unused buffer")
 }

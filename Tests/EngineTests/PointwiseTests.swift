@@ -13,14 +13,17 @@ import Testing
     let pool = ThreadPool(threads: 2)
     let output = Tensor(shape: input.shape)
     ReLU.forward(output: output, input: input, pool: pool)
-    expectClose(output, DoubleReference.relu(input.doubles), tolerance: Tolerance(absolute: 0, relative: 0), "forward")
+    expectClose(
+        output, DoubleReference.relu(input.doubles), tolerance: Tolerance(absolute: 0, relative: 0),
+        "forward")
 
     let gradInput = Tensor(shape: input.shape)
     ReLU.backward(gradInput: gradInput, gradOutput: upstream, output: output, pool: pool)
     let expected = numericalGradient(of: input.doubles) {
         weightedSum(DoubleReference.relu($0), upstream.doubles)
     }
-    expectClose(gradInput, expected, tolerance: Tolerance(absolute: 1e-6, relative: 1e-6), "gradInput")
+    expectClose(
+        gradInput, expected, tolerance: Tolerance(absolute: 1e-6, relative: 1e-6), "gradInput")
 }
 
 @Test func reluHandlesZeroAndNaN() {

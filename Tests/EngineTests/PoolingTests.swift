@@ -15,8 +15,11 @@ import Testing
 
     let gradInput = Tensor(shape: input.shape)
     GlobalAvgPool.backward(gradInput: gradInput, gradOutput: upstream, pool: pool)
-    let expected = numericalGradient(of: input.doubles) { weightedSum(reference($0), upstream.doubles) }
-    expectClose(gradInput, expected, tolerance: Tolerance(absolute: 1e-7, relative: 1e-6), "gradInput")
+    let expected = numericalGradient(of: input.doubles) {
+        weightedSum(reference($0), upstream.doubles)
+    }
+    expectClose(
+        gradInput, expected, tolerance: Tolerance(absolute: 1e-7, relative: 1e-6), "gradInput")
 }
 
 @Test(arguments: [(3, 2, 1), (2, 2, 0), (3, 1, 1), (2, 1, 1)])
@@ -45,13 +48,17 @@ func maxPoolMatchesFiniteDifferences(kernelSize: Int, stride: Int, padding: Int)
             x, planes: planes, height: height, width: width, kernelSize: kernelSize,
             stride: stride, padding: padding)
     }
-    expectClose(output, reference(input.doubles), tolerance: Tolerance(absolute: 0, relative: 0), "forward")
+    expectClose(
+        output, reference(input.doubles), tolerance: Tolerance(absolute: 0, relative: 0), "forward")
 
     let gradInput = Tensor(shape: input.shape)
     gradInput.fill(7)
     MaxPool2d.backward(gradInput: gradInput, gradOutput: upstream, indices: indices, pool: pool)
-    let expected = numericalGradient(of: input.doubles) { weightedSum(reference($0), upstream.doubles) }
-    expectClose(gradInput, expected, tolerance: Tolerance(absolute: 1e-6, relative: 1e-6), "gradInput")
+    let expected = numericalGradient(of: input.doubles) {
+        weightedSum(reference($0), upstream.doubles)
+    }
+    expectClose(
+        gradInput, expected, tolerance: Tolerance(absolute: 1e-6, relative: 1e-6), "gradInput")
 }
 
 @Test func maxPoolTiesGoToFirstMax() {
@@ -97,9 +104,9 @@ func maxPoolMatchesFiniteDifferences(kernelSize: Int, stride: Int, padding: Int)
 }
 
 @Test func maxPoolOverlappingWindowsSumGradients() {
-    // k3 s2 p1 on 5x5: window row (or column) o covers rows 2o-1...2o+1, so windows 0 and 1
+    // k3 s2 p1 on 5x5: window row (or column) o covers rows 2o-1...2o+1. Windows 0 and 1
     // share row 1, and windows 1 and 2 share row 3. The 9 at (1, 1) is the max of the four
-    // windows (0,0), (0,1), (1,0) and (1,1); the 5 at (3, 4) of the two windows (1,2), (2,2).
+    // windows (0,0), (0,1), (1,0) and (1,1). The 5 at (3, 4) is the max of (1,2) and (2,2).
     var values = [Float](repeating: 0, count: 25)
     values[1 * 5 + 1] = 9
     values[3 * 5 + 4] = 5

@@ -81,7 +81,7 @@ func expectBitwiseEqual(
     }
 }
 
-/// A small seeded generator (SplitMix64), so every test sees the same numbers on every run.
+/// A small seeded generator (SplitMix64), so every test gets the same numbers on every run.
 struct SeededGenerator: RandomNumberGenerator {
     private var state: UInt64
 
@@ -96,21 +96,23 @@ struct SeededGenerator: RandomNumberGenerator {
     }
 }
 
-/// A tensor of uniform values in `range`.
+/// Returns a tensor of uniform values in `range`.
 func randomTensor(
     _ shape: [Int], in range: ClosedRange<Float> = -1...1, _ generator: inout SeededGenerator
 ) -> Tensor {
     let count = shape.reduce(1, *)
-    return Tensor(shape: shape, values: (0..<count).map { _ in Float.random(in: range, using: &generator) })
+    return Tensor(
+        shape: shape, values: (0..<count).map { _ in Float.random(in: range, using: &generator) })
 }
 
-/// A tensor of uniform integers in `range`, stored as floats.
+/// Returns a tensor of uniform integers in `range`, stored as floats.
 func randomIntegerTensor(
     _ shape: [Int], in range: ClosedRange<Int>, _ generator: inout SeededGenerator
 ) -> Tensor {
     let count = shape.reduce(1, *)
     return Tensor(
-        shape: shape, values: (0..<count).map { _ in Float(Int.random(in: range, using: &generator)) })
+        shape: shape,
+        values: (0..<count).map { _ in Float(Int.random(in: range, using: &generator)) })
 }
 
 extension Tensor {
@@ -120,7 +122,7 @@ extension Tensor {
 /// The pools that determinism tests compare: 1 thread runs inline, 2 and 3 split the work.
 let poolsToCompare = [ThreadPool(threads: 1), ThreadPool(threads: 2), ThreadPool(threads: 3)]
 
-/// The central-difference gradient of `loss` at `values`, step `h`, in Double.
+/// Returns the central-difference gradient of `loss` at `values`, step `h`, in Double.
 func numericalGradient(
     of values: [Double], h: Double = 1e-5, loss: ([Double]) -> Double
 ) -> [Double] {
