@@ -1,0 +1,601 @@
+/// 2-D convolution (cross-correlation, as torch.nn.Conv2d computes it) on NCHW tensors with a
+/// square kernel, equal stride in both directions and zero padding.
+///
+/// Shapes:
+/// - input `[batch, inChannels, inHeight, inWidth]`
+/// - weight `[outChannels, inChannels, kernelSize, kernelSize]`
+/// - bias `[outChannels]`
+/// - output `[batch, outChannels, outHeight, outWidth]`
+public struct ConvGeometry: Equatable, Sendable {
+    public var batch: Int
+    public var inChannels: Int
+    public var outChannels: Int
+    public var inHeight: Int
+    public var inWidth: Int
+    public var kernelSize: Int
+    public var stride: Int
+    public var padding: Int
+
+    public init(
+        batch: Int, inChannels: Int, outChannels: Int, inHeight: Int, inWidth: Int,
+        kernelSize: Int, stride: Int, padding: Int
+    ) {
+        self.batch = batch
+        self.inChannels = inChannels
+        self.outChannels = outChannels
+        self.inHeight = inHeight
+        self.inWidth = inWidth
+        self.kernelSize = kernelSize
+        self.stride = stride
+        self.padding = padding
+    }
+
+    public var outHeight: Int { (inHeight + 2 * padding - kernelSize) / stride + 1 }
+    public var outWidth: Int { (inWidth + 2 * padding - kernelSize) / stride + 1 }
+
+    public var inputShape: [Int] { [batch, inChannels, inHeight, inWidth] }
+    public var weightShape: [Int] { [outChannels, inChannels, kernelSize, kernelSize] }
+    public var outputShape: [Int] { [batch, outChannels, outHeight, outWidth] }
+
+    /// Multiply-adds of one forward pass, counted as two floating-point operations each.
+    public var forwardFlops: Int {
+        2 * batch * outChannels * outHeight * outWidth * inChannels * kernelSize * kernelSize
+    }
+
+    /// Checks that the sizes are positive and the kernel fits in the padded input.
+    func validate() {
+        precondition(
+            batch > 0 && inChannels > 0 && outChannels > 0 && inHeight > 0 && inWidth > 0,
+            "convolution sizes must be positive: \(self)")
+        precondition(kernelSize > 0 && stride > 0 && padding >= 0, "invalid convolution: \(self)")
+        precondition(outHeight > 0 && outWidth > 0, "kernel larger than padded input: \(self)")
+    }
+}
+
+/// The fast convolution: per sample, im2col into a scratch matrix, then a register-tiled SIMD
+/// matrix product.
+///
+/// Forward and the input gradient are split over samples. The weight and bias gradients are
+/// split over output channels: each thread owns whole output channels and sums over the batch
+/// in sample order, so the result does not depend on the thread count.
+///
+/// The object owns its scratch buffers, sized from `geometry` on first use, so repeated calls
+/// do not allocate. It is not safe to run two calls on the same object at once.
+public final class Conv2dKernel: @unchecked Sendable {
+    public let geometry: ConvGeometry
+
+    /// Rows of the im2col matrix: inChannels * kernelSize * kernelSize.
+    private let patchSize: Int
+    /// `patchSize` rounded up to the tile height, 4. The extra rows stay zero.
+    private let paddedPatchSize: Int
+    /// Output pixels per channel: outHeight * outWidth.
+    private let pixelCount: Int
+    /// `pixelCount` rounded up to the tile width, 64. The extra columns stay zero.
+    private let paddedPixelCount: Int
+    /// `outChannels` rounded up to the tile height, 4.
+    private let paddedOutChannels: Int
+
+    /// Per thread: an im2col matrix `[paddedPatchSize, paddedPixelCount]` in forward, the
+    /// column gradient of the same shape in backward.
+    private var threadColumns: [ScratchBuffer] = []
+    /// Per thread: the forward product `[paddedOutChannels, paddedPixelCount]`.
+    private var threadProducts: [ScratchBuffer] = []
+    /// Per sample of a backward chunk: its im2col matrix.
+    private var chunkColumns: [ScratchBuffer] = []
+    /// Per sample of a backward chunk: gradOutput copied to `[paddedOutChannels,
+    /// paddedPixelCount]` so the SIMD loops need no tail handling.
+    private var chunkGradOutputs: [ScratchBuffer] = []
+    /// The weight as `[paddedOutChannels, patchSize]` (forward) or transposed to
+    /// `[paddedPatchSize, outChannels]` (backward).
+    private var packedWeight: ScratchBuffer?
+
+    /// Samples whose im2col matrices backward keeps at once: as many as fit in
+    /// `chunkBudgetBytes`, at least 4 and at most the batch. It depends only on the geometry
+    /// (never on the thread count), so the weight gradient is summed in the same order on
+    /// every pool. Larger chunks mean fewer thread wake-ups and fewer horizontal vector sums.
+    private let backwardChunk: Int
+    private static let chunkBudgetBytes = 2 << 20
+
+    public init(geometry: ConvGeometry) {
+        geometry.validate()
+        self.geometry = geometry
+        patchSize = geometry.inChannels * geometry.kernelSize * geometry.kernelSize
+        paddedPatchSize = roundUp(patchSize, to: tileRows)
+        pixelCount = geometry.outHeight * geometry.outWidth
+        paddedPixelCount = roundUp(pixelCount, to: tileColumns)
+        paddedOutChannels = roundUp(geometry.outChannels, to: tileRows)
+        let sampleBytes = (paddedPatchSize + paddedOutChannels) * paddedPixelCount * 4
+        backwardChunk = min(geometry.batch, max(4, Conv2dKernel.chunkBudgetBytes / sampleBytes))
+    }
+
+    // MARK: Forward
+
+    /// Writes `output = conv(input, weight) + bias`.
+    public func forward(
+        output: Tensor, input: Tensor, weight: Tensor, bias: Tensor?, pool: ThreadPool
+    ) {
+        let g = geometry
+        checkShape(input, g.inputShape, "input")
+        checkShape(output, g.outputShape, "output")
+        checkShape(weight, g.weightShape, "weight")
+        if let bias { checkShape(bias, [g.outChannels], "bias") }
+        prepareThreadScratch(threads: pool.threadCount)
+
+        // The product tile covers 4 output channels, so pad the weight rows to a multiple of 4.
+        let weightRows: UnsafePointer<Float>
+        if paddedOutChannels == g.outChannels {
+            weightRows = UnsafePointer(weight.data)
+        } else {
+            let packed = packedWeightBuffer()
+            packed.data.update(repeating: 0, count: packed.count)
+            packed.data.update(from: weight.data, count: weight.count)
+            weightRows = UnsafePointer(packed.data)
+        }
+
+        let inputStride = g.inChannels * g.inHeight * g.inWidth
+        let outputStride = g.outChannels * pixelCount
+        pool.parallelFor(g.batch) { samples, thread in
+            let columns = self.threadColumns[thread].data
+            let product = self.threadProducts[thread].data
+            for n in samples {
+                self.im2col(input: input.data + n * inputStride, columns: columns)
+                multiplyTiles(
+                    rows: self.paddedOutChannels, columns: self.paddedPixelCount,
+                    depth: self.patchSize, a: weightRows, aStride: self.patchSize,
+                    b: columns, bStride: self.paddedPixelCount, c: product,
+                    cStride: self.paddedPixelCount)
+                let out = output.data + n * outputStride
+                for o in 0..<g.outChannels {
+                    let shift = bias?.data[o] ?? 0
+                    let source = product + o * self.paddedPixelCount
+                    let destination = out + o * self.pixelCount
+                    for p in 0..<self.pixelCount {
+                        destination[p] = source[p] + shift
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: Backward
+
+    /// Writes the gradients of the loss with respect to the input (skipped when `gradInput` is
+    /// nil), the weight and the bias (skipped when `gradBias` is nil), given `gradOutput`.
+    public func backward(
+        gradInput: Tensor?, gradWeight: Tensor, gradBias: Tensor?, gradOutput: Tensor,
+        input: Tensor, weight: Tensor, pool: ThreadPool
+    ) {
+        let g = geometry
+        checkShape(input, g.inputShape, "input")
+        checkShape(gradOutput, g.outputShape, "gradOutput")
+        checkShape(weight, g.weightShape, "weight")
+        checkShape(gradWeight, g.weightShape, "gradWeight")
+        if let gradInput { checkShape(gradInput, g.inputShape, "gradInput") }
+        if let gradBias { checkShape(gradBias, [g.outChannels], "gradBias") }
+        prepareThreadScratch(threads: pool.threadCount)
+        prepareChunkScratch()
+
+        // gradColumns = weight^T · gradOutput needs the weight as [patch, outChannels] rows,
+        // padded to a multiple of 4 rows for the tile.
+        let transposed = packedWeightBuffer()
+        if gradInput != nil {
+            transposed.data.update(repeating: 0, count: transposed.count)
+            for o in 0..<g.outChannels {
+                for k in 0..<patchSize {
+                    transposed.data[k * g.outChannels + o] = weight.data[o * patchSize + k]
+                }
+            }
+        }
+
+        gradWeight.fill(0)
+        gradBias?.fill(0)
+        let inputStride = g.inChannels * g.inHeight * g.inWidth
+        let outputStride = g.outChannels * pixelCount
+        var chunkStart = 0
+        while chunkStart < g.batch {
+            let chunkCount = min(backwardChunk, g.batch - chunkStart)
+
+            // Step 1, split over the samples of the chunk: im2col, a padded copy of
+            // gradOutput, and the input gradient of each sample.
+            pool.parallelFor(
+                chunkCount,
+                withThreadIndex: { slots, thread in
+                    for slot in slots {
+                        let n = chunkStart + slot
+                        let columns = self.chunkColumns[slot].data
+                        let gradRows = self.chunkGradOutputs[slot].data
+                        self.im2col(input: input.data + n * inputStride, columns: columns)
+                        for o in 0..<g.outChannels {
+                            (gradRows + o * self.paddedPixelCount).update(
+                                from: gradOutput.data + n * outputStride + o * self.pixelCount,
+                                count: self.pixelCount)
+                        }
+                        guard let gradInput else { continue }
+                        let gradColumns = self.threadColumns[thread].data
+                        multiplyTiles(
+                            rows: self.paddedPatchSize, columns: self.paddedPixelCount,
+                            depth: g.outChannels, a: transposed.data, aStride: g.outChannels,
+                            b: gradRows, bStride: self.paddedPixelCount, c: gradColumns,
+                            cStride: self.paddedPixelCount)
+                        self.col2im(
+                            columns: gradColumns, gradInput: gradInput.data + n * inputStride)
+                    }
+                })
+
+            // Step 2, split over blocks of 4 output channels: add this chunk's contribution
+            // to the weight and bias gradients of the block.
+            pool.parallelFor(paddedOutChannels / tileRows) { blocks in
+                self.accumulateWeightGradient(
+                    outputBlocks: blocks, sampleCount: chunkCount, gradWeight: gradWeight,
+                    gradBias: gradBias)
+            }
+            chunkStart += chunkCount
+        }
+    }
+
+    /// Adds, for the output channels of `outputBlocks`, the chunk's sum over samples and
+    /// pixels of gradOutput * im2col to `gradWeight`, and of gradOutput to `gradBias`.
+    private func accumulateWeightGradient(
+        outputBlocks: Range<Int>, sampleCount: Int, gradWeight: Tensor, gradBias: Tensor?
+    ) {
+        let outChannels = geometry.outChannels
+        let width = paddedPixelCount
+        // Patch rows outermost: 4 im2col rows of every sample in the chunk stay in cache while
+        // all the owned output blocks use them.
+        for patchBlock in 0..<(paddedPatchSize / tileRows) {
+            let k0 = patchBlock * tileRows
+            for block in outputBlocks {
+                let o0 = block * tileRows
+                let sums = dotTile(
+                    gradRows: chunkGradOutputs, columns: chunkColumns, sampleCount: sampleCount,
+                    gradOffset: o0 * width, columnOffset: k0 * width, width: width)
+                for i in 0..<tileRows where o0 + i < outChannels {
+                    for j in 0..<tileRows where k0 + j < patchSize {
+                        gradWeight.data[(o0 + i) * patchSize + k0 + j] += sums[i * 4 + j]
+                    }
+                }
+            }
+        }
+        guard let gradBias else { return }
+        for block in outputBlocks {
+            for o in (block * tileRows)..<min(block * tileRows + tileRows, outChannels) {
+                var total: Float = 0
+                for slot in 0..<sampleCount {
+                    let row = chunkGradOutputs[slot].data + o * width
+                    var vector = SIMD16<Float>()
+                    var p = 0
+                    while p < width {
+                        vector += loadVector(row + p)
+                        p += 16
+                    }
+                    total += vector.sum()
+                }
+                gradBias.data[o] += total
+            }
+        }
+    }
+
+    // MARK: im2col
+
+    /// Writes the im2col matrix of one sample: row (c, ky, kx) and column (oy, ox) hold
+    /// input[c, oy * stride - padding + ky, ox * stride - padding + kx], or 0 in the padding.
+    /// Only the first `pixelCount` columns and `patchSize` rows are written.
+    private func im2col(input: UnsafePointer<Float>, columns: UnsafeMutablePointer<Float>) {
+        let g = geometry
+        let (k, s, pad) = (g.kernelSize, g.stride, g.padding)
+        for c in 0..<g.inChannels {
+            let plane = input + c * g.inHeight * g.inWidth
+            for ky in 0..<k {
+                for kx in 0..<k {
+                    let row = columns + ((c * k + ky) * k + kx) * paddedPixelCount
+                    let (first, end) = validOutputColumns(kx: kx)
+                    for oy in 0..<g.outHeight {
+                        let iy = oy * s - pad + ky
+                        let destination = row + oy * g.outWidth
+                        guard iy >= 0 && iy < g.inHeight else {
+                            destination.update(repeating: 0, count: g.outWidth)
+                            continue
+                        }
+                        destination.update(repeating: 0, count: first)
+                        (destination + end).update(repeating: 0, count: g.outWidth - end)
+                        let source = plane + iy * g.inWidth - pad + kx
+                        if s == 1 {
+                            (destination + first).update(from: source + first, count: end - first)
+                        } else {
+                            for ox in first..<end {
+                                destination[ox] = source[ox * s]
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds each im2col column gradient back to the input pixel it was copied from, after
+    /// zeroing the sample's input gradient. The scan order is fixed.
+    private func col2im(columns: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>) {
+        let g = geometry
+        let (k, s, pad) = (g.kernelSize, g.stride, g.padding)
+        gradInput.update(repeating: 0, count: g.inChannels * g.inHeight * g.inWidth)
+        for c in 0..<g.inChannels {
+            let plane = gradInput + c * g.inHeight * g.inWidth
+            for ky in 0..<k {
+                for kx in 0..<k {
+                    let row = columns + ((c * k + ky) * k + kx) * paddedPixelCount
+                    let (first, end) = validOutputColumns(kx: kx)
+                    for oy in 0..<g.outHeight {
+                        let iy = oy * s - pad + ky
+                        guard iy >= 0 && iy < g.inHeight else { continue }
+                        let source = row + oy * g.outWidth
+                        let destination = plane + iy * g.inWidth - pad + kx
+                        if s == 1 {
+                            // Contiguous on both sides, so the compiler can vectorise it.
+                            for ox in first..<end { destination[ox] += source[ox] }
+                        } else {
+                            for ox in first..<end { destination[ox * s] += source[ox] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Returns the output columns `first..<end` whose input column ox * stride - padding + kx lies
+    /// inside the image.
+    private func validOutputColumns(kx: Int) -> (first: Int, end: Int) {
+        let g = geometry
+        let lowNumerator = g.padding - kx
+        let first = lowNumerator <= 0 ? 0 : (lowNumerator + g.stride - 1) / g.stride
+        let highNumerator = g.inWidth - 1 + g.padding - kx
+        let end = highNumerator < 0 ? 0 : min(g.outWidth, highNumerator / g.stride + 1)
+        let clampedFirst = min(first, g.outWidth)
+        return (clampedFirst, max(end, clampedFirst))
+    }
+
+    // MARK: Scratch
+
+    private func prepareThreadScratch(threads: Int) {
+        while threadColumns.count < threads {
+            threadColumns.append(ScratchBuffer(count: paddedPatchSize * paddedPixelCount))
+            threadProducts.append(ScratchBuffer(count: paddedOutChannels * paddedPixelCount))
+        }
+    }
+
+    private func prepareChunkScratch() {
+        while chunkColumns.count < backwardChunk {
+            chunkColumns.append(ScratchBuffer(count: paddedPatchSize * paddedPixelCount))
+            chunkGradOutputs.append(ScratchBuffer(count: paddedOutChannels * paddedPixelCount))
+        }
+    }
+
+    private func packedWeightBuffer() -> ScratchBuffer {
+        if let packedWeight { return packedWeight }
+        let count = max(paddedOutChannels * patchSize, paddedPatchSize * geometry.outChannels)
+        let buffer = ScratchBuffer(count: count)
+        packedWeight = buffer
+        return buffer
+    }
+}
+
+// MARK: - SIMD tiles
+
+/// Output rows of one product tile.
+private let tileRows = 4
+/// Output columns of one product tile: four 16-lane vectors.
+private let tileColumns = 64
+
+private func roundUp(_ value: Int, to multiple: Int) -> Int {
+    (value + multiple - 1) / multiple * multiple
+}
+
+@inline(__always)
+private func loadVector(_ pointer: UnsafePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(pointer).loadUnaligned(as: SIMD16<Float>.self)
+}
+
+@inline(__always)
+private func storeVector(_ vector: SIMD16<Float>, _ pointer: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(pointer).storeBytes(of: vector, as: SIMD16<Float>.self)
+}
+
+/// Writes C = A · B for a `rows` x `columns` block of C, where `rows` is a multiple of 4 and
+/// `columns` a multiple of 64. A is `rows` x `depth`, B is `depth` x `columns`; the strides are
+/// the row lengths in floats.
+///
+/// Column panels are the outer loop so that the 64-column slice of B stays in cache while
+/// every 4-row block of A passes over it. Each element is one FMA chain over `depth` in
+/// increasing order, so the result does not depend on how callers split the work.
+private func multiplyTiles(
+    rows: Int, columns: Int, depth: Int, a: UnsafePointer<Float>, aStride: Int,
+    b: UnsafePointer<Float>, bStride: Int, c: UnsafeMutablePointer<Float>, cStride: Int
+) {
+    var column = 0
+    while column < columns {
+        var row = 0
+        while row < rows {
+            multiplyTile(
+                depth: depth, a: a + row * aStride, aStride: aStride, b: b + column,
+                bStride: bStride, c: c + row * cStride + column, cStride: cStride)
+            row += tileRows
+        }
+        column += tileColumns
+    }
+}
+
+/// Computes one 4 x 64 tile of C = A · B in sixteen SIMD16 accumulators. A 4 x 64 tile needs 16
+/// accumulators, 4 B vectors and 1 broadcast, which fits the 32 vector registers of AVX-512.
+@inline(__always)
+private func multiplyTile(
+    depth: Int, a: UnsafePointer<Float>, aStride: Int, b: UnsafePointer<Float>, bStride: Int,
+    c: UnsafeMutablePointer<Float>, cStride: Int
+) {
+    var c00 = SIMD16<Float>()
+    var c01 = SIMD16<Float>()
+    var c02 = SIMD16<Float>()
+    var c03 = SIMD16<Float>()
+    var c10 = SIMD16<Float>()
+    var c11 = SIMD16<Float>()
+    var c12 = SIMD16<Float>()
+    var c13 = SIMD16<Float>()
+    var c20 = SIMD16<Float>()
+    var c21 = SIMD16<Float>()
+    var c22 = SIMD16<Float>()
+    var c23 = SIMD16<Float>()
+    var c30 = SIMD16<Float>()
+    var c31 = SIMD16<Float>()
+    var c32 = SIMD16<Float>()
+    var c33 = SIMD16<Float>()
+
+    let a0 = a
+    let a1 = a + aStride
+    let a2 = a + 2 * aStride
+    let a3 = a + 3 * aStride
+    var bRow = b
+    for d in 0..<depth {
+        let b0 = loadVector(bRow)
+        let b1 = loadVector(bRow + 16)
+        let b2 = loadVector(bRow + 32)
+        let b3 = loadVector(bRow + 48)
+        let w0 = SIMD16<Float>(repeating: a0[d])
+        c00.addProduct(w0, b0)
+        c01.addProduct(w0, b1)
+        c02.addProduct(w0, b2)
+        c03.addProduct(w0, b3)
+        let w1 = SIMD16<Float>(repeating: a1[d])
+        c10.addProduct(w1, b0)
+        c11.addProduct(w1, b1)
+        c12.addProduct(w1, b2)
+        c13.addProduct(w1, b3)
+        let w2 = SIMD16<Float>(repeating: a2[d])
+        c20.addProduct(w2, b0)
+        c21.addProduct(w2, b1)
+        c22.addProduct(w2, b2)
+        c23.addProduct(w2, b3)
+        let w3 = SIMD16<Float>(repeating: a3[d])
+        c30.addProduct(w3, b0)
+        c31.addProduct(w3, b1)
+        c32.addProduct(w3, b2)
+        c33.addProduct(w3, b3)
+        bRow += bStride
+    }
+
+    storeVector(c00, c)
+    storeVector(c01, c + 16)
+    storeVector(c02, c + 32)
+    storeVector(c03, c + 48)
+    storeVector(c10, c + cStride)
+    storeVector(c11, c + cStride + 16)
+    storeVector(c12, c + cStride + 32)
+    storeVector(c13, c + cStride + 48)
+    storeVector(c20, c + 2 * cStride)
+    storeVector(c21, c + 2 * cStride + 16)
+    storeVector(c22, c + 2 * cStride + 32)
+    storeVector(c23, c + 2 * cStride + 48)
+    storeVector(c30, c + 3 * cStride)
+    storeVector(c31, c + 3 * cStride + 16)
+    storeVector(c32, c + 3 * cStride + 32)
+    storeVector(c33, c + 3 * cStride + 48)
+}
+
+/// Sums, over the chunk's samples and `width` pixels, the products of 4 gradOutput rows with 4
+/// im2col rows. Lanes accumulate over samples in order, and the 16 lanes are added last.
+/// Lane `4 * i + j` of the result is the sum for gradient row `i` and im2col row `j`.
+@inline(__always)
+private func dotTile(
+    gradRows: [ScratchBuffer], columns: [ScratchBuffer], sampleCount: Int, gradOffset: Int,
+    columnOffset: Int, width: Int
+) -> SIMD16<Float> {
+    var d00 = SIMD16<Float>()
+    var d01 = SIMD16<Float>()
+    var d02 = SIMD16<Float>()
+    var d03 = SIMD16<Float>()
+    var d10 = SIMD16<Float>()
+    var d11 = SIMD16<Float>()
+    var d12 = SIMD16<Float>()
+    var d13 = SIMD16<Float>()
+    var d20 = SIMD16<Float>()
+    var d21 = SIMD16<Float>()
+    var d22 = SIMD16<Float>()
+    var d23 = SIMD16<Float>()
+    var d30 = SIMD16<Float>()
+    var d31 = SIMD16<Float>()
+    var d32 = SIMD16<Float>()
+    var d33 = SIMD16<Float>()
+
+    for slot in 0..<sampleCount {
+        let g = UnsafePointer(gradRows[slot].data + gradOffset)
+        let x = UnsafePointer(columns[slot].data + columnOffset)
+        var p = 0
+        while p < width {
+            let g0 = loadVector(g + p)
+            let g1 = loadVector(g + width + p)
+            let g2 = loadVector(g + 2 * width + p)
+            let g3 = loadVector(g + 3 * width + p)
+            let x0 = loadVector(x + p)
+            let x1 = loadVector(x + width + p)
+            let x2 = loadVector(x + 2 * width + p)
+            let x3 = loadVector(x + 3 * width + p)
+            d00.addProduct(g0, x0)
+            d01.addProduct(g0, x1)
+            d02.addProduct(g0, x2)
+            d03.addProduct(g0, x3)
+            d10.addProduct(g1, x0)
+            d11.addProduct(g1, x1)
+            d12.addProduct(g1, x2)
+            d13.addProduct(g1, x3)
+            d20.addProduct(g2, x0)
+            d21.addProduct(g2, x1)
+            d22.addProduct(g2, x2)
+            d23.addProduct(g2, x3)
+            d30.addProduct(g3, x0)
+            d31.addProduct(g3, x1)
+            d32.addProduct(g3, x2)
+            d33.addProduct(g3, x3)
+            p += 16
+        }
+    }
+
+    var sums = SIMD16<Float>()
+    sums[0] = d00.sum()
+    sums[1] = d01.sum()
+    sums[2] = d02.sum()
+    sums[3] = d03.sum()
+    sums[4] = d10.sum()
+    sums[5] = d11.sum()
+    sums[6] = d12.sum()
+    sums[7] = d13.sum()
+    sums[8] = d20.sum()
+    sums[9] = d21.sum()
+    sums[10] = d22.sum()
+    sums[11] = d23.sum()
+    sums[12] = d30.sum()
+    sums[13] = d31.sum()
+    sums[14] = d32.sum()
+    sums[15] = d33.sum()
+    return sums
+}
+
+/// A zero-filled, 64-byte aligned Float buffer owned by a kernel.
+final class ScratchBuffer: @unchecked Sendable {
+    let count: Int
+    let data: UnsafeMutablePointer<Float>
+
+    init(count: Int) {
+        self.count = count
+        let raw = UnsafeMutableRawPointer.allocate(
+            byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
+        data = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        data.initialize(repeating: 0, count: max(count, 1))
+    }
+
+    deinit {
+        UnsafeMutableRawPointer(data).deallocate()
+    }
+}
+
+/// Stops with a message naming the tensor when its shape is not `expected`.
+func checkShape(_ tensor: Tensor, _ expected: [Int], _ name: String) {
+    precondition(
+        tensor.shape == expected, "\(name) has shape \(tensor.shape), expected \(expected)")
+}
