@@ -64,10 +64,10 @@ extension DataSource {
     /// noise. With more than one channel, each channel gets its own contrast and
     /// background, so shapes have colours.
     ///
-    /// The result depends only on the configuration. Each sample is drawn from its own
-    /// random stream, so changing the size of one split does not change the other, and
-    /// the first N samples of a split are the same for any split size of at least N. Both
-    /// splits are normalised per channel with the train split's mean and standard deviation.
+    /// The result depends only on the configuration. The two splits are drawn from separate
+    /// random streams, so changing the size of one split does not change the other's raw
+    /// pixels. Both splits are normalised per channel with the train split's mean and
+    /// standard deviation.
     public static func shapes(_ configuration: ShapesConfiguration) -> DataSource {
         var train = ShapesRenderer.render(configuration, split: .train)
         var test = ShapesRenderer.render(configuration, split: .test)
