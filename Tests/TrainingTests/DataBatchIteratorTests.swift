@@ -6,10 +6,12 @@ import Training
     static let data = DataSource.shapes(
         ShapesConfiguration(trainCount: 100, testCount: 10, channels: 2, height: 6, width: 5))
 
-    /// The sample indices of the next `epochs` epochs, one array per epoch.
+    /// Draws `epochs` epochs and returns their sample indices, one array per epoch.
     private func drawEpochs(_ iterator: inout BatchIterator, epochs: Int) -> [[Int]] {
         let dataset = iterator.dataset
-        let images = Tensor(shape: [iterator.batchSize, dataset.channels, dataset.height, dataset.width])
+        let images = Tensor(shape: [
+            iterator.batchSize, dataset.channels, dataset.height, dataset.width,
+        ])
         var labels = [Int32](repeating: -1, count: iterator.batchSize)
         var result: [[Int]] = []
         for _ in 0..<epochs {
@@ -69,7 +71,9 @@ import Training
             iterator.next(into: images, labels: &labels)
             observed.append([iterator.epoch, iterator.batchInEpoch])
         }
-        let expected = [[0, 0], [0, 1], [0, 2], [0, 3], [1, 0], [1, 1], [1, 2], [1, 3], [2, 0]]
+        let expected = [
+            [0, 0], [0, 1], [0, 2], [0, 3], [1, 0], [1, 1], [1, 2], [1, 3], [2, 0],
+        ]
         #expect(observed == expected)
     }
 
@@ -83,7 +87,8 @@ import Training
             for (slot, sample) in iterator.lastBatchIndices.enumerated() {
                 #expect(labels[slot] == dataset.labels[sample], "slot \(slot), sample \(sample)")
                 let copied = Array(images.buffer[slot * 60..<(slot + 1) * 60])
-                #expect(copied == Array(dataset.image(at: sample)), "slot \(slot), sample \(sample)")
+                #expect(
+                    copied == Array(dataset.image(at: sample)), "slot \(slot), sample \(sample)")
             }
         }
     }

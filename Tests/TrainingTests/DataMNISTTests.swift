@@ -5,8 +5,10 @@ import Training
 @Suite struct DataMNISTTests {
     @Test func realFilesArePresent() {
         var isDirectory: ObjCBool = false
-        let exists = FileManager.default.fileExists(atPath: mnistDirectory, isDirectory: &isDirectory)
-        #expect(exists && isDirectory.boolValue, "MNIST directory missing: \(mnistDirectory)")
+        let exists = FileManager.default.fileExists(
+            atPath: mnistDirectory, isDirectory: &isDirectory)
+        #expect(exists, "MNIST directory not found: \(mnistDirectory)")
+        #expect(isDirectory.boolValue, "MNIST path is not a directory: \(mnistDirectory)")
     }
 
     @Test func realSplitSizes() throws {
@@ -90,7 +92,9 @@ import Training
         #expect(Array(bytes.prefix(4)) == [0, 0, 8, 3])
     }
 
-    private func statistics(_ values: [Float]) -> (mean: Double, std: Double, min: Double, max: Double) {
+    private func statistics(_ values: [Float]) -> (
+        mean: Double, std: Double, min: Double, max: Double
+    ) {
         var sum = 0.0
         var squareSum = 0.0
         for value in values {

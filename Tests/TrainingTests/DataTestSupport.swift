@@ -11,7 +11,7 @@ let mnistDirectory: String = URL(fileURLWithPath: #filePath)
     .appendingPathComponent("../shared/data/mnist")
     .standardizedFileURL.path
 
-/// The full path of a real MNIST file, such as "t10k-labels-idx1-ubyte.gz".
+/// Returns the full path of a real MNIST file, such as "t10k-labels-idx1-ubyte.gz".
 func mnistPath(_ name: String) -> String {
     (mnistDirectory as NSString).appendingPathComponent(name)
 }
@@ -29,7 +29,7 @@ let realTestLabelBytes: Result<[UInt8], DataError> = Result { () throws(DataErro
     try Gzip.readFile(atPath: mnistPath("t10k-labels-idx1-ubyte.gz"))
 }
 
-/// A new empty directory under the system's temporary directory.
+/// Creates a new empty directory under the system's temporary directory.
 func makeTemporaryDirectory() throws -> String {
     let path = (NSTemporaryDirectory() as NSString).appendingPathComponent(
         "resnet-tui-data-\(UUID().uuidString)")
@@ -48,14 +48,14 @@ func bigEndianBytes(_ value: Int) -> [UInt8] {
     (0..<4).map { UInt8(truncatingIfNeeded: value >> (8 * (3 - $0))) }
 }
 
-/// An IDX image file with images first..<first+count of the real test split.
+/// Builds an IDX image file with images first..<first+count of the real test split.
 func imageFile(from real: [UInt8], first: Int, count: Int) -> [UInt8] {
     let size = 28 * 28
     let header = Array(real[0..<4]) + bigEndianBytes(count) + Array(real[8..<16])
     return header + Array(real[16 + first * size..<16 + (first + count) * size])
 }
 
-/// An IDX label file with labels first..<first+count of the real test split.
+/// Builds an IDX label file with labels first..<first+count of the real test split.
 func labelFile(from real: [UInt8], first: Int, count: Int) -> [UInt8] {
     Array(real[0..<4]) + bigEndianBytes(count) + Array(real[8 + first..<8 + first + count])
 }
@@ -78,8 +78,8 @@ func writeSmallMNIST(
     }
 }
 
-/// A gzip member (RFC 1952) whose deflate data is stored blocks without compression
-/// (RFC 1951, 3.2.4), so the tests can write valid gzip files without a compressor.
+/// Wraps `bytes` in a gzip member (RFC 1952) whose deflate data is stored blocks without
+/// compression (RFC 1951, 3.2.4), so the tests can write valid gzip files without a compressor.
 func gzipStored(_ bytes: [UInt8]) -> [UInt8] {
     // ID1 ID2, CM = deflate, no flags, no modification time, no extra flags, OS unknown.
     var output: [UInt8] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]

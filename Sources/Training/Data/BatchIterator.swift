@@ -3,7 +3,7 @@ import Engine
 /// Draws fixed-size batches from a split in a seeded random order that changes each epoch.
 ///
 /// The order of epoch e depends only on the seed and e. Each epoch visits every sample at
-/// most once; the count % batchSize samples left at the end of an epoch's order are
+/// most once. The count % batchSize samples left at the end of an epoch's order are
 /// dropped, so every batch has the same size. `next` copies into buffers the caller
 /// allocated once and allocates nothing itself.
 public struct BatchIterator: Sendable {

@@ -1,7 +1,7 @@
 /// A problem with data that the user supplied: a data spec, a directory or a file.
 ///
 /// Every `description` is one line that names the path or value, states the problem and
-/// says what to do next, so the command-line tool and the UI can show it as it is.
+/// tells the user what to do next, so the command-line tool and the UI can show it as it is.
 public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidSpec(String)
     case directoryNotFound(path: String, expectedFiles: [String])
@@ -59,7 +59,8 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(path): inflates to more than the limit of \(limit) bytes; "
                 + "check that this is the right file"
         case .zlibFailed(let path, let code):
-            return "\(path): zlib failed with code \(code) (out of memory?); try again"
+            return "\(path): zlib failed with \(Self.zlibCodeName(code)); "
+                + "check free memory and the installed zlib, then try again"
         case .badMagic(let path, let expected, let found):
             return "\(path): bad magic number \(Self.hex(found)), expected \(Self.hex(expected)); "
                 + "check that this is the right IDX file"
@@ -90,6 +91,16 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
     private static func hex(_ value: UInt32) -> String {
         let digits = String(value, radix: 16)
         return "0x" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits
+    }
+
+    /// Names the zlib status codes (zlib.h, 1.2.x) that are not about the data itself.
+    private static func zlibCodeName(_ code: Int32) -> String {
+        switch code {
+        case -2: return "Z_STREAM_ERROR (-2)"
+        case -4: return "Z_MEM_ERROR (-4, out of memory)"
+        case -6: return "Z_VERSION_ERROR (-6, header and library versions differ)"
+        default: return "code \(code)"
+        }
     }
 
     /// Spells out the two zlib (1.2.x) messages that report a damaged gzip trailer.

@@ -41,7 +41,8 @@ public struct Dataset: Sendable {
         precondition(channels > 0 && height > 0 && width > 0, "empty image size")
         precondition(
             images.count == labels.count * channels * height * width,
-            "\(images.count) pixel values for \(labels.count) images of \(channels)x\(height)x\(width)")
+            "\(images.count) pixel values for \(labels.count) images of "
+                + "\(channels)x\(height)x\(width)")
         precondition(channelMeans.count == channels && channelStds.count == channels)
         precondition(
             labels.allSatisfy { $0 >= 0 && Int($0) < classNames.count },
@@ -60,7 +61,7 @@ public struct Dataset: Sendable {
         self.channelStds = channelStds
     }
 
-    /// The normalised pixels of image `index`, shape [channels, height, width].
+    /// Returns the normalised pixels of image `index`, shape [channels, height, width].
     public func image(at index: Int) -> ArraySlice<Float> {
         images[index * sampleSize..<(index + 1) * sampleSize]
     }

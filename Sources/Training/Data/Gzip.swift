@@ -3,8 +3,9 @@ import Foundation
 
 /// Reading of files that may be gzip-compressed, decided by their first two bytes.
 public enum Gzip {
-    /// The default limit on a file's size after inflating: 1 GiB, twenty times the largest
-    /// MNIST file, so a damaged or hostile file fails with an error instead of filling memory.
+    /// The default limit on a file's size after inflating: 1 GiB, over twenty times the
+    /// largest MNIST file, so a damaged or hostile file fails with an error instead of
+    /// filling memory.
     public static let defaultMaxBytes = 1 << 30
 
     /// Returns whether `bytes` starts with the gzip magic bytes 1f 8b (RFC 1952).
@@ -17,15 +18,16 @@ public enum Gzip {
     /// Reads the file at `path` and inflates it when it starts with the gzip magic bytes,
     /// whatever its name. Throws `DataError` when the file cannot be read, is damaged, or
     /// is larger than `maxBytes` before or after inflating.
-    public static func readFile(atPath path: String, maxBytes: Int = defaultMaxBytes) throws(
-        DataError
-    ) -> [UInt8] {
+    public static func readFile(atPath path: String, maxBytes: Int = defaultMaxBytes)
+        throws(DataError) -> [UInt8]
+    {
         let size: Int
         do {
             let attributes = try FileManager.default.attributesOfItem(atPath: path)
             size = (attributes[.size] as? NSNumber)?.intValue ?? 0
         } catch {
-            throw .readFailed(path: path, reason: "cannot get its size: \(error.localizedDescription)")
+            throw .readFailed(
+                path: path, reason: "cannot get its size: \(error.localizedDescription)")
         }
         guard size <= maxBytes else {
             throw .fileTooLarge(path: path, bytes: size, limit: maxBytes)
@@ -47,10 +49,10 @@ public enum Gzip {
     /// Inflates all gzip members in `compressed` and returns their contents joined, as
     /// `gzip -d` does. `path` only names the source in errors.
     ///
-    /// Throws `DataError.gzipDamaged` when zlib finds bad data, including a CRC-32 or
-    /// length mismatch in a member's trailer, `.gzipTruncated` when the input ends inside
-    /// a member, `.gzipTrailingGarbage` when bytes after a member do not start another
-    /// member, and `.inflatedTooLarge` when the output would exceed `maxBytes`.
+    /// Throws `DataError.gzipDamaged` when zlib finds bad data, which includes a CRC-32 or
+    /// length mismatch in a member's trailer. Throws `.gzipTruncated` when the input ends
+    /// inside a member, and `.gzipTrailingGarbage` when bytes after a member do not start
+    /// another member. Throws `.inflatedTooLarge` when the output would exceed `maxBytes`.
     public static func inflate<Bytes: ContiguousBytes>(
         _ compressed: Bytes, path: String, maxBytes: Int = defaultMaxBytes
     ) throws(DataError) -> [UInt8] {

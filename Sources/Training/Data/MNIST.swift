@@ -12,7 +12,7 @@ public struct IDXImages: Sendable {
 /// Readers for the IDX format of MNIST and Fashion-MNIST. All integers in the header are
 /// big-endian 32-bit. An image file is the magic 0x00000803, then count, rows and columns,
 /// then one byte per pixel. A label file is the magic 0x00000801, then count, then one
-/// byte per label. The format is described at https://yann.lecun.com/exdb/mnist/.
+/// byte per label.
 public enum IDX {
     public static let imagesMagic: UInt32 = 0x0000_0803
     public static let labelsMagic: UInt32 = 0x0000_0801
@@ -30,7 +30,8 @@ public enum IDX {
         let columns = readInt(bytes, at: 12)
         guard (1...maxSide).contains(rows), (1...maxSide).contains(columns) else {
             throw .invalidDimensions(
-                path: path, detail: "images of \(rows)x\(columns), expected 1 to \(maxSide) "
+                path: path,
+                detail: "images of \(rows)x\(columns), expected 1 to \(maxSide) "
                     + "rows and columns")
         }
 
@@ -102,7 +103,7 @@ public enum IDX {
 /// Loader for MNIST and Fashion-MNIST directories.
 public enum MNIST {
     public static let digitNames = (0..<10).map { String($0) }
-    /// Fashion-MNIST's classes in label order, as its authors list them.
+    /// Fashion-MNIST's class names in label order.
     public static let fashionNames = [
         "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
         "Bag", "Ankle boot",
@@ -199,8 +200,8 @@ public enum MNIST {
         throw .fileNotFound(directory: directory, candidates: candidates)
     }
 
-    /// Mean and standard deviation of pixels scaled to [0, 1], exact from a histogram of
-    /// the 256 byte values.
+    /// Computes the mean and standard deviation of pixels scaled to [0, 1], exactly, from a
+    /// histogram of the 256 byte values.
     private static func pixelStatistics(_ pixels: ArraySlice<UInt8>) -> (Float, Float) {
         var histogram = [Int](repeating: 0, count: 256)
         for pixel in pixels {

@@ -1,5 +1,5 @@
-/// A deterministic random number generator (SplitMix64, as published by Steele, Lea and
-/// Flood, "Fast splittable pseudorandom number generators", OOPSLA 2014).
+/// A deterministic random number generator: SplitMix64, a 64-bit counter with a fixed
+/// increment whose value is scrambled by two multiply-xorshift rounds.
 ///
 /// The same seed gives the same sequence on every platform and Swift version, so data
 /// sets, shuffles and weight initialisations that draw from it are reproducible. It is not

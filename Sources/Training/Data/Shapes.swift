@@ -192,7 +192,7 @@ enum ShapesRenderer {
         }
     }
 
-    /// The range of random rotation, in radians. Shapes defined by an orientation get a
+    /// Returns the range of random rotation, in radians. Shapes defined by an orientation get a
     /// small jitter around zero, because horizontal bars turned 90 degrees are vertical bars.
     /// The others get their whole period of symmetry.
     private static func rotationRange(_ kind: ShapeKind) -> Range<Float> {
@@ -258,12 +258,13 @@ struct ShapePattern {
         min(max(0.5 - distance * pixelsPerUnit, 0), 1)
     }
 
-    /// A soft square wave from a sine, so stripe edges are anti-aliased.
+    /// Maps a sine to a soft square wave, so stripe edges are anti-aliased.
     private func stripe(_ wave: Float) -> Float {
         min(max(0.5 + 1.5 * wave, 0), 1)
     }
 
-    /// A pattern clipped to the square [-0.9, 0.9]^2; the pattern is not evaluated outside.
+    /// Returns `pattern` clipped to the square [-0.9, 0.9]^2, and skips evaluating it
+    /// outside.
     private func windowed(u: Float, v: Float, _ pattern: () -> Float) -> Float {
         let window = fill(max(abs(u), abs(v)) - 0.9)
         return window > 0 ? window * pattern() : 0
