@@ -139,9 +139,11 @@ public enum BrailleChart {
             let (from, to) = (values[index], values[index + 1])
             let start = Int((Double(index) * step).rounded())
             let end = Int((Double(index + 1) * step).rounded())
-            guard from.isFinite else { continue }
-            guard to.isFinite else {
-                result[start] = from
+            // A segment with a non-finite end is not drawn, but its finite end still gets its
+            // dot, so a point between two gaps stays visible.
+            guard from.isFinite && to.isFinite else {
+                if from.isFinite { result[start] = from }
+                if to.isFinite { result[end] = to }
                 continue
             }
             for column in start...end {
