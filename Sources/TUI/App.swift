@@ -13,8 +13,8 @@ public final class AppController {
         self.state = UIState(snapshot: session.snapshot)
     }
 
-    /// Applies one key, sends its command to the session, and returns false when the key
-    /// asks to quit.
+    /// Applies one key and sends its command to the session. Returns false when the key
+    /// requests to quit.
     public func handle(_ key: KeyEvent) -> Bool {
         let outcome = handleKey(key, state: state, snapshot: session.snapshot)
         state = outcome.state
@@ -37,7 +37,7 @@ public enum App {
 
     /// Runs the UI on the current terminal until the user presses `q`.
     ///
-    /// The loop waits for a key only until the next frame is due, and it only reads
+    /// The loop waits for a key only until the next frame is due. It only reads
     /// `session.snapshot`, which does not wait for a phase to finish, so a session busy with a
     /// long phase never holds up the keys or the redraw. SIGINT, SIGTERM and SIGHUP restore
     /// the terminal and exit the process with status 128 + the signal number.

@@ -69,12 +69,12 @@ public struct Rect: Sendable, Equatable {
     public var maxY: Int { y + height }
     public var isEmpty: Bool { width == 0 || height == 0 }
 
-    /// The rectangle shrunk by `amount` cells on every side, as for the inside of a box.
+    /// Returns the rectangle shrunk by `amount` cells on every side, as for the inside of a box.
     public func inset(by amount: Int) -> Rect {
         Rect(x: x + amount, y: y + amount, width: width - 2 * amount, height: height - 2 * amount)
     }
 
-    /// The part of this rectangle that also lies in `other`, possibly empty.
+    /// Returns the part of this rectangle that also lies in `other`, possibly empty.
     public func intersection(_ other: Rect) -> Rect {
         let left = max(x, other.x)
         let top = max(y, other.y)
@@ -189,7 +189,7 @@ public struct CellBuffer: Sendable, Equatable {
         }
     }
 
-    /// The glyphs row by row; each string has exactly `width` characters.
+    /// Returns the glyphs row by row, each string exactly `width` characters long.
     public func lines() -> [String] {
         (0..<height).map { row in
             String(cells[(row * width)..<(row * width + width)].map(\.glyph))

@@ -39,7 +39,7 @@ final class CursesDriver {
     private(set) var width: Int
     private(set) var height: Int
     /// The buffer on screen, or nil when the next frame must repaint every cell.
-    private var shown: CellBuffer?
+    private var displayedBuffer: CellBuffer?
     private var isShutDown = false
     private let hasColors: Bool
     private let hasDefaultColors: Bool
@@ -159,7 +159,7 @@ final class CursesDriver {
             wresize(window, LINES, COLS)
             width = Int(getmaxx(window))
             height = Int(getmaxy(window))
-            shown = nil
+            displayedBuffer = nil
             return .resize
         default: return nil
         }
@@ -169,7 +169,7 @@ final class CursesDriver {
     /// written, unless the size changed.
     func present(_ buffer: CellBuffer) {
         let repaintAll =
-            shown.map { $0.width != buffer.width || $0.height != buffer.height }
+            displayedBuffer.map { $0.width != buffer.width || $0.height != buffer.height }
             ?? true
         if repaintAll {
             werase(window)
@@ -180,12 +180,12 @@ final class CursesDriver {
         for y in 0..<rows {
             for x in 0..<columns {
                 let cell = buffer[x, y]
-                if !repaintAll, let shown, shown[x, y] == cell { continue }
+                if !repaintAll, let displayedBuffer, displayedBuffer[x, y] == cell { continue }
                 write(cell, x: x, y: y)
             }
         }
         wrefresh(window)
-        shown = buffer
+        displayedBuffer = buffer
     }
 
     private func write(_ cell: Cell, x: Int, y: Int) {
@@ -201,8 +201,8 @@ final class CursesDriver {
         mvwadd_wch(window, Int32(y), Int32(x), &character)
     }
 
-    /// The colour pair for a style, set up on first use; pair 0 (the terminal's colours) when
-    /// the terminal has no colours or no pairs are left.
+    /// Returns the colour pair for a style and sets it up on first use. Pair 0, the terminal's
+    /// own colours, serves when the terminal has no colours or no pairs are left.
     private func pair(for style: CellStyle) -> Int16 {
         guard hasColors else { return 0 }
         var key = PairKey(foreground: style.foreground, background: style.background)

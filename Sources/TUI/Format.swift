@@ -3,7 +3,7 @@ import Training
 
 /// Number and label formats shared by the panels, kept to fixed widths so columns line up.
 public enum Format {
-    /// A count with a k or M suffix and one decimal: 464 -> "464", 4640 -> "4.6k",
+    /// Formats a count with a k or M suffix and one decimal: 464 -> "464", 4640 -> "4.6k",
     /// 1_234_567 -> "1.2M".
     public static func count(_ value: Int) -> String {
         let magnitude = abs(value)
@@ -12,18 +12,16 @@ public enum Format {
         return String(format: "%.1fM", Double(value) / 1e6)
     }
 
-    /// Scientific notation with one decimal and a two-digit exponent, as in "1.2e-02".
-    ///
-    /// Foundation's `%.1e` already prints this form on Linux and macOS (the C library pads
-    /// the exponent to two digits); non-finite values print as "nan", "inf" or "-inf".
+    /// Formats a value in scientific notation with one decimal and a two-digit exponent, as
+    /// in "1.2e-02". Non-finite values become "nan", "inf" or "-inf".
     public static func scientific(_ value: Double) -> String {
         if value.isNaN { return "nan" }
         if value.isInfinite { return value < 0 ? "-inf" : "inf" }
         return String(format: "%.1e", value)
     }
 
-    /// A statistic in at most 8 columns: three decimals for magnitudes from 0.001 to 1000,
-    /// scientific notation outside that range so small and large values keep their digits.
+    /// Formats a statistic in at most 8 columns. Magnitudes from 0.001 to 1000 get three
+    /// decimals, and others scientific notation, so small and large values keep their digits.
     public static func statistic(_ value: Double) -> String {
         let magnitude = abs(value)
         if value == 0 || (magnitude >= 0.001 && magnitude < 1000) {
@@ -32,19 +30,19 @@ public enum Format {
         return scientific(value)
     }
 
-    /// A fraction from 0 to 1 as a percentage with one decimal: 0.4531 -> "45.3%".
+    /// Formats a fraction from 0 to 1 as a percentage with one decimal: 0.4531 -> "45.3%".
     public static func percent(_ fraction: Double) -> String {
         String(format: "%.1f%%", fraction * 100)
     }
 
-    /// An output shape as channels×height×width, or only the channel count when the spatial
-    /// size is 1×1 (pooling and fc outputs).
+    /// Formats an output shape as channels×height×width, or as the channel count alone when
+    /// the spatial size is 1×1 (pooling and fc outputs).
     public static func shape(_ shape: [Int]) -> String {
         if shape.count == 3 && shape[1] == 1 && shape[2] == 1 { return String(shape[0]) }
         return shape.map(String.init).joined(separator: "×")
     }
 
-    /// A learning rate without trailing zeros: 0.1 -> "0.1", 0.0005 -> "5.0e-04".
+    /// Formats a learning rate without trailing zeros: 0.1 -> "0.1", 0.0005 -> "5.0e-04".
     public static func learningRate(_ value: Double) -> String {
         if value >= 0.001 && value < 1000 {
             var text = String(format: "%.4f", value)
@@ -55,7 +53,7 @@ public enum Format {
         return scientific(value)
     }
 
-    /// A phase for the status line: "load batch", "▶ fwd layer2.0", "loss",
+    /// Names a phase for the status line: "load batch", "▶ fwd layer2.0", "loss",
     /// "◀ bwd layer2.0" or "update".
     public static func phase(_ phase: Phase, layers: [LayerInfo]) -> String {
         func name(_ index: Int) -> String {

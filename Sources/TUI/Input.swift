@@ -12,7 +12,7 @@ public enum KeyEvent: Sendable, Equatable {
     case resize
 }
 
-/// What the UI shows besides the snapshot: the selection and the help overlay.
+/// UI state that the snapshot does not contain: the selection and the help overlay.
 public struct UIState: Sendable, Equatable {
     /// Index into `snapshot.layers` of the selected block, or nil when the model has none.
     public var selectedLayer: Int?
@@ -23,7 +23,7 @@ public struct UIState: Sendable, Equatable {
         self.helpVisible = helpVisible
     }
 
-    /// The state at start-up: the first block selected and the help closed.
+    /// Creates the state at start-up, with the first block selected and the help closed.
     public init(snapshot: SessionSnapshot) {
         self.init(selectedLayer: Self.blockIndices(of: snapshot).first)
     }
@@ -38,7 +38,7 @@ public struct UIState: Sendable, Equatable {
 /// The result of one key press.
 public struct KeyOutcome: Sendable, Equatable {
     public var state: UIState
-    /// The command to send to the session, if the key asks for one.
+    /// The command to send to the session, if the key requests one.
     public var command: SessionCommand?
     public var quit: Bool
 
@@ -51,10 +51,10 @@ public struct KeyOutcome: Sendable, Equatable {
 
 /// Maps a key press to the next UI state and the session command it requests.
 ///
-/// Keys: `n` or Right runs the next phase, `s` finishes the iteration, Space starts or pauses
-/// training, Up/`k` and Down/`j` move the selection between blocks, `t` toggles the selected
-/// block's skip, `T` toggles all skips, `?` opens or closes the help, Esc closes it and `q`
-/// quits. While the help is open, only `?`, Esc and `q` act, so a key pressed to read the help
+/// `n` or Right runs the next phase, `s` finishes the iteration and Space starts or pauses
+/// training. Up/`k` and Down/`j` move the selection between blocks, `t` toggles the selected
+/// block's skip and `T` toggles all skips. `?` opens or closes the help, Esc closes it, and
+/// `q` quits. While the help is open, only `?`, Esc and `q` act, so a key pressed to read the help
 /// does not also step the network.
 public func handleKey(_ key: KeyEvent, state: UIState, snapshot: SessionSnapshot) -> KeyOutcome {
     var next = state
@@ -104,7 +104,7 @@ public func handleKey(_ key: KeyEvent, state: UIState, snapshot: SessionSnapshot
     }
 }
 
-/// The block `offset` places away from `selected`, stopping at the first and last block.
+/// Returns the block `offset` places away from `selected`, stopping at the first and last.
 private func neighbour(of selected: Int?, in blocks: [Int], offset: Int) -> Int? {
     guard let selected, let position = blocks.firstIndex(of: selected) else {
         return blocks.first

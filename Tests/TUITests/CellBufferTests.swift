@@ -1,5 +1,5 @@
-import Testing
 import TUI
+import Testing
 
 @Test func cellBufferStartsBlank() {
     let buffer = CellBuffer(width: 5, height: 2)

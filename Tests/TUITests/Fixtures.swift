@@ -124,12 +124,12 @@ final class RecordingSession: SessionControl {
     var commands: [SessionCommand] { state.withLock { $0.commands } }
 }
 
-/// The first screen line that contains `text`, or nil.
+/// Returns the first screen line that contains `text`, or nil.
 func line(containing text: String, in lines: [String]) -> String? {
     lines.first { $0.contains(text) }
 }
 
-/// The lines joined with newlines, for failure messages that show the whole screen.
+/// Joins the lines with newlines, for failure messages that show the whole screen.
 func screenText(_ lines: [String]) -> String {
     "\n" + lines.joined(separator: "\n")
 }
@@ -140,7 +140,7 @@ func screenText(_ lines: [String]) -> String {
     import Darwin
 #endif
 
-/// Whether both standard input and standard output are terminals.
+/// Returns whether both standard input and standard output are terminals.
 func standardStreamsAreTerminals() -> Bool {
     isatty(STDIN_FILENO) != 0 && isatty(STDOUT_FILENO) != 0
 }

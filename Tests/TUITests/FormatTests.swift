@@ -1,5 +1,5 @@
-import Testing
 import TUI
+import Testing
 import Training
 
 @Test func countSuffixes() {

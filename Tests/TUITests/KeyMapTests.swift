@@ -1,5 +1,5 @@
-import Testing
 import TUI
+import Testing
 import Training
 
 @Test func initialSelectionIsFirstBlock() {
@@ -112,7 +112,9 @@ import Training
         #expect(controller.handle(key), "\(key) keeps the UI running")
     }
     #expect(
-        session.commands == [.advancePhase, .toggleSkip(layer: 2), .toggleRunning, .toggleAllSkips],
+        session.commands == [
+            .advancePhase, .toggleSkip(layer: 2), .toggleRunning, .toggleAllSkips,
+        ],
         "s is ignored while the help is open")
     #expect(!controller.handle(.character("q")))
     #expect(session.commands.count == 4, "q sends nothing")

@@ -1,5 +1,5 @@
-import Testing
 import TUI
+import Testing
 import Training
 
 /// Draws the whole screen and returns it as text lines.
@@ -36,7 +36,8 @@ func screenLinesMatchBufferSize(width: Int, height: Int) {
 @Test(arguments: screenSizes)
 func backwardMarkerOnLayerRow(width: Int, height: Int) throws {
     let lines = drawScreen(Fixtures.backwardThroughLayer1(), width: width, height: height)
-    let row = try #require(line(containing: "◀layer1.0 16×32×32", in: lines), "\(screenText(lines))")
+    let row = try #require(
+        line(containing: "◀layer1.0 16×32×32", in: lines), "\(screenText(lines))")
     #expect(row.contains("skip ○"), "layer1.0's skip is off: \(row)")
     #expect(!lines.contains { $0.contains("▶") && $0.contains("layer") }, "\(screenText(lines))")
     #expect(lines[1].contains("◀ bwd layer1.0"), "status row: \(lines[1])")
@@ -83,7 +84,8 @@ func gradientNumbersOnScreen(width: Int, height: Int) throws {
     #expect(residual3.contains("res"), "\(residual3)")
     #expect(line(containing: "6.8e-03", in: lines) != nil, "\(screenText(lines))")
     #expect(line(containing: "9.0e-04", in: lines) != nil, "\(screenText(lines))")
-    let offBlock = try #require(line(containing: "◀layer1.0 skip off", in: lines), "\(screenText(lines))")
+    let offBlock = try #require(
+        line(containing: "◀layer1.0 skip off", in: lines), "\(screenText(lines))")
     #expect(!offBlock.contains("e-0"), "a disabled skip shows no norm: \(offBlock)")
     #expect(line(containing: "2.6e-04", in: lines) != nil, "\(screenText(lines))")
 }
@@ -91,7 +93,9 @@ func gradientNumbersOnScreen(width: Int, height: Int) throws {
 @Test(arguments: screenSizes)
 func lossSummaryOnScreen(width: Int, height: Int) {
     let lines = drawScreen(Fixtures.backwardThroughLayer1(), width: width, height: height)
-    #expect(line(containing: "last 1.300  acc 30.0%  now 1.234", in: lines) != nil, "\(screenText(lines))")
+    #expect(
+        line(containing: "last 1.300  acc 30.0%  now 1.234", in: lines) != nil,
+        "\(screenText(lines))")
     #expect(line(containing: "iter 1", in: lines) != nil, "\(screenText(lines))")
     #expect(line(containing: "iter 20", in: lines) != nil, "\(screenText(lines))")
 }
@@ -237,8 +241,10 @@ func lossSummaryOnScreen(width: Int, height: Int) {
     let lines = drawPanel(width: 36, height: 8) { rect, buffer in
         LossPanel(snapshot: snapshot).draw(in: rect, on: &buffer)
     }
-    #expect(lines[2].hasPrefix("│2.250 "), "the highest loss labels the top row\(screenText(lines))")
-    #expect(lines[5].hasPrefix("│1.300 "), "the lowest loss labels the bottom row\(screenText(lines))")
+    #expect(
+        lines[2].hasPrefix("│2.250 "), "the highest loss labels the top row\(screenText(lines))")
+    #expect(
+        lines[5].hasPrefix("│1.300 "), "the lowest loss labels the bottom row\(screenText(lines))")
     #expect(lines[6].contains("iter 1"), "\(screenText(lines))")
 }
 

@@ -1,9 +1,9 @@
 import Foundation
 import Training
 
-/// Gradient flow through each residual block: the norm of the part of the input gradient
-/// that came through the skip path and of the part that came through the residual path
-/// (the convolutions), as bars on one log10 scale shared by all rows.
+/// Gradient flow through each residual block. For each block it draws the norm of the input
+/// gradient's skip-path term and of its residual-path term (the convolutions). The bars share
+/// one log10 scale.
 ///
 /// Blocks are listed deepest first, the order in which the backward pass reaches them. With
 /// room for two rows per block the paths get a row each; otherwise both share one row.
@@ -182,8 +182,8 @@ public struct LogScale: Sendable, Equatable {
 
     static let eighths: [Character] = ["▏", "▎", "▍", "▌", "▋", "▊", "▉"]
 
-    /// The smallest range of whole powers of ten that contains every positive finite value,
-    /// at least one decade wide; nil when there is no such value.
+    /// Creates the smallest range of whole powers of ten, at least one decade wide, that
+    /// contains every positive finite value. Returns nil when there is no such value.
     public init?(values: [Double]) {
         let logs = values.filter { $0 > 0 && $0.isFinite }.map { log10($0) }
         guard let low = logs.min(), let high = logs.max() else { return nil }
@@ -191,9 +191,9 @@ public struct LogScale: Sendable, Equatable {
         upperExponent = max(Int(high.rounded(.up)), lowerExponent + 1)
     }
 
-    /// A bar of full and partial blocks, `width` columns wide at the top of the scale.
-    /// Positive values below the bottom of the scale still get one eighth of a column, so a
-    /// tiny gradient stays visible; zero and non-finite values get no bar.
+    /// Draws a bar of full and partial blocks, `width` columns wide at the top of the scale.
+    /// Positive values below the scale still get one eighth of a column, so a tiny gradient
+    /// stays visible. Zero and non-finite values get no bar.
     public func bar(for value: Double, width: Int) -> String {
         guard value > 0, value.isFinite, width > 0 else { return "" }
         let span = Double(upperExponent - lowerExponent)
@@ -206,7 +206,7 @@ public struct LogScale: Sendable, Equatable {
         return bar
     }
 
-    /// An axis label for a power of ten: -4 -> "1e-04".
+    /// Formats the axis label for a power of ten: -4 -> "1e-04".
     public static func label(_ exponent: Int) -> String {
         String(format: "1e%+03d", exponent)
     }

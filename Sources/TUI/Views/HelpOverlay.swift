@@ -17,7 +17,7 @@ public enum KeyHelp {
         ("q", "quit"),
     ]
 
-    /// What the glyphs in the panels mean.
+    /// Meanings of the glyphs in the panels.
     public static let legend: [(glyph: String, meaning: String)] = [
         ("▸", "selected block"),
         ("▶  ◀", "layer whose forward / backward phase ran last"),

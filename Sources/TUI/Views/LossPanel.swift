@@ -117,8 +117,8 @@ public enum BrailleChart {
         }
     }
 
-    /// One value per dot column, nil where nothing is drawn. More values than columns are
-    /// averaged in runs; fewer are spread over the columns and linearly interpolated.
+    /// Returns one value per dot column, nil where nothing is drawn. More values than columns
+    /// are averaged in runs, and fewer are spread over the columns and interpolated.
     static func columnValues(_ values: [Double], columns: Int) -> [Double?] {
         if values.count > columns {
             return (0..<columns).map { column in

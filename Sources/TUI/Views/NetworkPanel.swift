@@ -1,9 +1,9 @@
 import Foundation
 import Training
 
-/// The layer list: one row per layer with the selection cursor (▸), the stepper marker (▶
-/// after a layer's forward phase, ◀ after its backward phase), the output shape, the
-/// parameter count, the skip state of blocks and the statistics of the layer's output.
+/// The layer list, one row per layer. A row shows the selection cursor (▸) and the stepper
+/// marker (▶ after the layer's forward phase, ◀ after its backward phase). Then come the output
+/// shape, the parameter count, the skip state of blocks and the statistics of the output.
 ///
 /// When the rows do not fit, the list scrolls to keep the stepper marker and the selection
 /// in view, and the bottom border shows how many rows are hidden above and below.
@@ -166,8 +166,8 @@ public enum Sparkline {
             })
     }
 
-    /// A histogram `rows` cells tall: `counts` merged into `bins` columns, each column's
-    /// height in eighths of a cell proportional to its count. Returns the rows top down.
+    /// Draws a histogram `rows` cells tall, with `counts` merged into `bins` columns whose
+    /// heights, in eighths of a cell, are proportional to their counts. Returns rows top down.
     public static func histogramRows(_ counts: [Int], bins: Int, rows: Int) -> [String] {
         guard bins > 0, rows > 0, !counts.isEmpty else { return [] }
         var merged = Array(repeating: 0, count: bins)

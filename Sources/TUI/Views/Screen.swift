@@ -11,7 +11,7 @@ public enum Screen {
     /// Width from which the network panel gets its own column.
     public static let wideLayoutWidth = 110
 
-    /// Where each part of the screen goes.
+    /// Rectangles of the parts of the screen.
     public struct Layout: Sendable, Equatable {
         public var header: Rect
         public var network: Rect
@@ -23,15 +23,16 @@ public enum Screen {
         public var hints: Rect
     }
 
-    /// The layout for a `width` x `height` screen, or nil below the minimum size.
+    /// Computes the layout for a `width` x `height` screen; returns nil below the minimum size.
     public static func layout(width: Int, height: Int, snapshot: SessionSnapshot) -> Layout? {
         guard width >= minimumWidth && height >= minimumHeight else { return nil }
         let headerHeight = StatusLine(snapshot: snapshot).height
         let header = Rect(x: 0, y: 0, width: width, height: headerHeight)
         let hints = Rect(x: 0, y: height - 1, width: width, height: 1)
         let body = Rect(x: 0, y: headerHeight, width: width, height: height - headerHeight - 1)
-        let networkWanted = NetworkPanel(snapshot: snapshot, state: UIState()).preferredHeight
-        let gradientsWanted = GradientPanel(snapshot: snapshot).preferredHeight
+        let networkPreferredHeight = NetworkPanel(snapshot: snapshot, state: UIState())
+            .preferredHeight
+        let gradientsPreferredHeight = GradientPanel(snapshot: snapshot).preferredHeight
         // The loss chart gets at least this many rows: summary, three chart rows, the axis and
         // the border.
         let lossMinimum = 7
@@ -40,14 +41,15 @@ public enum Screen {
             let leftWidth = width * 55 / 100
             var network = Rect(x: 0, y: body.y, width: leftWidth, height: body.height)
             var detail: Rect?
-            if body.height - networkWanted >= DetailPanel.minimumHeight {
-                network.height = networkWanted
+            if body.height - networkPreferredHeight >= DetailPanel.minimumHeight {
+                network.height = networkPreferredHeight
                 detail = Rect(
-                    x: 0, y: network.maxY, width: leftWidth, height: body.height - networkWanted)
+                    x: 0, y: network.maxY, width: leftWidth,
+                    height: body.height - networkPreferredHeight)
             }
             let gradientsHeight = max(
-                min(gradientsWanted, body.height - lossMinimum),
-                min(gradientsWanted, body.height / 2))
+                min(gradientsPreferredHeight, body.height - lossMinimum),
+                min(gradientsPreferredHeight, body.height / 2))
             let right = Rect(x: leftWidth, y: body.y, width: width - leftWidth, height: body.height)
             let gradients = Rect(
                 x: right.x, y: right.y, width: right.width, height: gradientsHeight)
@@ -60,7 +62,8 @@ public enum Screen {
         }
 
         let networkHeight = min(
-            networkWanted, max(body.height - max(gradientsWanted, lossMinimum), body.height / 2))
+            networkPreferredHeight,
+            max(body.height - max(gradientsPreferredHeight, lossMinimum), body.height / 2))
         let network = Rect(x: 0, y: body.y, width: width, height: networkHeight)
         let bottom = Rect(
             x: 0, y: network.maxY, width: width, height: body.height - networkHeight)
@@ -98,7 +101,7 @@ public enum Screen {
         }
     }
 
-    /// A centred message with the current and the required terminal size.
+    /// Draws a centred message with the current and the required terminal size.
     static func drawTooSmall(into buffer: inout CellBuffer) {
         let lines = [
             "Terminal too small: \(buffer.width)×\(buffer.height)",

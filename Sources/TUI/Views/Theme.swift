@@ -1,4 +1,4 @@
-/// Styles shared by the views. Colour only reinforces what a glyph or a word already says
+/// Styles shared by the views. Colour only repeats what a glyph or a word already shows
 /// (▶ and ◀, "skip" and "res", RUNNING and PAUSED), so the UI stays readable without colour.
 enum Theme {
     static let bar = CellStyle(reverse: true)
