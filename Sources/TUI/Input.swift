@@ -1,0 +1,114 @@
+import Training
+
+/// A key press as the driver decodes it, independent of curses key codes.
+public enum KeyEvent: Sendable, Equatable {
+    case character(Character)
+    case up
+    case down
+    case left
+    case right
+    case escape
+    /// The terminal changed size; the driver has already read the new size.
+    case resize
+}
+
+/// UI state that the snapshot does not contain: the selection and the help overlay.
+public struct UIState: Sendable, Equatable {
+    /// Index into `snapshot.layers` of the selected block, or nil when the model has none.
+    public var selectedLayer: Int?
+    public var helpVisible: Bool
+
+    public init(selectedLayer: Int? = nil, helpVisible: Bool = false) {
+        self.selectedLayer = selectedLayer
+        self.helpVisible = helpVisible
+    }
+
+    /// Creates the state at start-up, with the first block selected and the help closed.
+    public init(snapshot: SessionSnapshot) {
+        self.init(selectedLayer: Self.blockIndices(of: snapshot).first)
+    }
+
+    /// Indices of the layers that are residual blocks, the only layers the cursor visits,
+    /// because the only per-layer command (`t`, toggle the skip) acts on a block.
+    public static func blockIndices(of snapshot: SessionSnapshot) -> [Int] {
+        snapshot.layers.indices.filter { snapshot.layers[$0].kind == .block }
+    }
+}
+
+/// The result of one key press.
+public struct KeyOutcome: Sendable, Equatable {
+    public var state: UIState
+    /// The command to send to the session, if the key requests one.
+    public var command: SessionCommand?
+    public var quit: Bool
+
+    public init(state: UIState, command: SessionCommand? = nil, quit: Bool = false) {
+        self.state = state
+        self.command = command
+        self.quit = quit
+    }
+}
+
+/// Maps a key press to the next UI state and the session command it requests.
+///
+/// `n` or Right runs the next phase, `s` finishes the iteration and Space starts or pauses
+/// training. Up/`k` and Down/`j` move the selection between blocks, `t` toggles the selected
+/// block's skip and `T` toggles all skips. `?` opens or closes the help, Esc closes it, and
+/// `q` quits. While the help is open, only `?`, Esc and `q` act, so a key pressed to read the help
+/// does not also step the network.
+public func handleKey(_ key: KeyEvent, state: UIState, snapshot: SessionSnapshot) -> KeyOutcome {
+    var next = state
+    let blocks = UIState.blockIndices(of: snapshot)
+
+    // The layer list can change between snapshots (a new model), so a selection that no
+    // longer names a block falls back to the first block.
+    if let selected = next.selectedLayer, !blocks.contains(selected) {
+        next.selectedLayer = blocks.first
+    } else if next.selectedLayer == nil {
+        next.selectedLayer = blocks.first
+    }
+
+    if key == .character("q") {
+        return KeyOutcome(state: next, quit: true)
+    }
+    if next.helpVisible {
+        if key == .character("?") || key == .escape {
+            next.helpVisible = false
+        }
+        return KeyOutcome(state: next)
+    }
+
+    switch key {
+    case .character("n"), .right:
+        return KeyOutcome(state: next, command: .advancePhase)
+    case .character("s"):
+        return KeyOutcome(state: next, command: .finishIteration)
+    case .character(" "):
+        return KeyOutcome(state: next, command: .toggleRunning)
+    case .character("j"), .down:
+        next.selectedLayer = neighbour(of: next.selectedLayer, in: blocks, offset: 1)
+        return KeyOutcome(state: next)
+    case .character("k"), .up:
+        next.selectedLayer = neighbour(of: next.selectedLayer, in: blocks, offset: -1)
+        return KeyOutcome(state: next)
+    case .character("t"):
+        guard let selected = next.selectedLayer else { return KeyOutcome(state: next) }
+        return KeyOutcome(state: next, command: .toggleSkip(layer: selected))
+    case .character("T"):
+        return KeyOutcome(state: next, command: .toggleAllSkips)
+    case .character("?"):
+        next.helpVisible = true
+        return KeyOutcome(state: next)
+    default:
+        return KeyOutcome(state: next)
+    }
+}
+
+/// Returns the block `offset` places away from `selected`, stopping at the first and last.
+private func neighbour(of selected: Int?, in blocks: [Int], offset: Int) -> Int? {
+    guard let selected, let position = blocks.firstIndex(of: selected) else {
+        return blocks.first
+    }
+    let target = min(max(position + offset, 0), blocks.count - 1)
+    return blocks[target]
+}

@@ -1,0 +1,84 @@
+import Foundation
+import Training
+
+/// Everything the snapshot holds about the selected block: its settings, the statistics and
+/// histogram of its output, and the gradient norms at its input. Shown when the network panel
+/// leaves enough rows free.
+public struct DetailPanel {
+    public var snapshot: SessionSnapshot
+    public var state: UIState
+
+    public init(snapshot: SessionSnapshot, state: UIState) {
+        self.snapshot = snapshot
+        self.state = state
+    }
+
+    /// Rows below which the panel is left out: the border, the settings, statistics and
+    /// gradient rows, and a histogram of at least three rows with its axis.
+    public static let minimumHeight = 9
+
+    public func draw(in rect: Rect, on buffer: inout CellBuffer) {
+        guard let index = state.selectedLayer, snapshot.layers.indices.contains(index) else {
+            buffer.drawBox(rect, title: "selected block", style: Theme.border)
+            return
+        }
+        let layer = snapshot.layers[index]
+        buffer.drawBox(rect, title: "selected: \(layer.name)", style: Theme.border)
+        let inside = rect.inset(by: 1)
+        guard !inside.isEmpty else { return }
+        buffer.withClip(inside) { buffer in
+            let x = inside.x + 1
+            var y = inside.y
+            buffer.put(settings(of: layer), x: x, y: y)
+            y += 1
+
+            let stats =
+                snapshot.activations.indices.contains(index) ? snapshot.activations[index] : nil
+            let flow = snapshot.gradients.indices.contains(index) ? snapshot.gradients[index] : nil
+            buffer.put(gradientText(flow, skipEnabled: layer.skipEnabled), x: x, y: inside.maxY - 1)
+            guard let stats else {
+                buffer.put(
+                    "output: not computed yet in this iteration", x: x, y: y, style: Theme.note)
+                return
+            }
+            buffer.put(
+                "output  mean \(Format.statistic(stats.mean))  std \(Format.statistic(stats.std))"
+                    + "  zero \(Format.percent(stats.zeroFraction))",
+                x: x, y: y)
+            y += 1
+
+            // Histogram rows between the statistics and the gradient row, with one row for
+            // the axis labels.
+            let histogramRows = inside.maxY - 2 - y
+            guard histogramRows > 0 else { return }
+            let bins = min(stats.histogram.count, inside.width - 2)
+            let columns = Sparkline.histogramRows(stats.histogram, bins: bins, rows: histogramRows)
+            for (row, text) in columns.enumerated() {
+                buffer.put(text, x: x, y: y + row, style: Theme.skipPath)
+            }
+            y += histogramRows
+            buffer.put(Format.statistic(stats.min), x: x, y: y, style: Theme.note)
+            buffer.putRightAligned(
+                Format.statistic(stats.max), maxX: x + bins, y: y, style: Theme.note)
+        }
+    }
+
+    private func settings(of layer: LayerInfo) -> String {
+        var parts = [
+            Format.shape(layer.outputShape), "\(layer.parameterCount) parameters",
+        ]
+        if layer.kind == .block {
+            let path = layer.hasProjection ? "1x1 projection skip" : "identity skip"
+            parts.append(path + (layer.skipEnabled ? " on" : " off"))
+        }
+        return parts.joined(separator: " · ")
+    }
+
+    private func gradientText(_ flow: GradientFlow?, skipEnabled: Bool) -> String {
+        guard let flow else { return "gradient: not reached by the backward pass yet" }
+        let skip = skipEnabled ? Format.scientific(flow.skip) : "off"
+        return "grad  input \(Format.scientific(flow.input))  skip \(skip)  residual "
+            + "\(Format.scientific(flow.residual))  cos \(String(format: "%.2f", flow.cosine))"
+            + "  weights \(Format.scientific(flow.weight))"
+    }
+}

@@ -1,0 +1,213 @@
+import Foundation
+import Training
+
+/// Gradient flow through each residual block. For each block it draws the norm of the input
+/// gradient's skip-path term and of its residual-path term (the convolutions). The bars share
+/// one log10 scale.
+///
+/// Blocks are listed deepest first, the order in which the backward pass reaches them. With
+/// room for two rows per block the paths get a row each; otherwise both share one row.
+public struct GradientPanel {
+    public var snapshot: SessionSnapshot
+
+    public init(snapshot: SessionSnapshot) {
+        self.snapshot = snapshot
+    }
+
+    /// Block indices, deepest first.
+    public var blocks: [Int] {
+        snapshot.layers.indices.filter { snapshot.layers[$0].kind == .block }.reversed()
+    }
+
+    /// Rows the panel needs for two rows per block: the border, the rows and the scale line.
+    public var preferredHeight: Int { 2 * blocks.count + 3 }
+
+    /// The shared scale as whole powers of ten, from the smallest to the largest positive
+    /// path norm in the snapshot, or nil when no block has a positive norm yet.
+    public var scale: LogScale? {
+        var norms: [Double] = []
+        for block in blocks {
+            guard let flow = gradient(of: block) else { continue }
+            norms.append(flow.residual)
+            if snapshot.layers[block].skipEnabled { norms.append(flow.skip) }
+        }
+        return LogScale(values: norms)
+    }
+
+    public func draw(in rect: Rect, on buffer: inout CellBuffer) {
+        buffer.drawBox(rect, title: "gradient flow: skip vs residual", style: Theme.border)
+        let inside = rect.inset(by: 1)
+        guard !inside.isEmpty else { return }
+        let blocks = self.blocks
+        guard !blocks.isEmpty else {
+            buffer.put("no residual blocks", x: inside.x, y: inside.y, maxWidth: inside.width)
+            return
+        }
+        let scale = self.scale
+        // The last row inside the box is kept for the scale line.
+        let blockRows = inside.height - 1
+        let rowsPerBlock = blockRows >= 2 * blocks.count ? 2 : 1
+        let nameWidth = (blocks.map { snapshot.layers[$0].name.count }.max() ?? 0) + 2
+        let window = visibleBlocks(capacity: blockRows / rowsPerBlock)
+
+        buffer.withClip(inside) { buffer in
+            for (row, block) in blocks[window].enumerated() {
+                drawBlock(
+                    block, rowsPerBlock: rowsPerBlock, scale: scale, nameWidth: nameWidth,
+                    rect: Rect(
+                        x: inside.x, y: inside.y + row * rowsPerBlock, width: inside.width,
+                        height: rowsPerBlock),
+                    on: &buffer)
+            }
+            drawScaleLine(
+                scale, rowsPerBlock: rowsPerBlock, nameWidth: nameWidth, rect: inside, on: &buffer)
+        }
+        buffer.drawScrollHint(
+            hiddenAbove: window.lowerBound, hiddenBelow: blocks.count - window.upperBound,
+            box: rect)
+    }
+
+    /// Positions in `blocks` to draw when only `capacity` blocks fit: a window around the
+    /// block the backward pass is at, or the deepest blocks before it starts.
+    public func visibleBlocks(capacity: Int) -> Range<Int> {
+        let count = blocks.count
+        guard capacity < count else { return 0..<count }
+        guard capacity > 0 else { return 0..<0 }
+        var focus = 0
+        if case .backward(let layer) = snapshot.lastPhase {
+            // Layers below the deepest block (fc, pooling) map to the top of the list, and the
+            // stem to the bottom.
+            focus = blocks.firstIndex { $0 <= layer } ?? (count - 1)
+        }
+        let first = min(max(focus - capacity / 2, 0), count - capacity)
+        return first..<(first + capacity)
+    }
+
+    private func gradient(of layer: Int) -> GradientFlow? {
+        snapshot.gradients.indices.contains(layer) ? snapshot.gradients[layer] : nil
+    }
+
+    /// Width of one bar in a row of `width` columns: the name, and per bar a 5-column label
+    /// and an 8-column number. It is 0, leaving only the numbers, when the row is too narrow.
+    private func barWidth(rowsPerBlock: Int, nameWidth: Int, width: Int) -> Int {
+        let paths = rowsPerBlock == 2 ? 1 : 2
+        return max(0, (width - nameWidth - paths * 13 - (paths - 1)) / paths)
+    }
+
+    private func drawBlock(
+        _ block: Int, rowsPerBlock: Int, scale: LogScale?, nameWidth: Int, rect: Rect,
+        on buffer: inout CellBuffer
+    ) {
+        let layer = snapshot.layers[block]
+        if case .backward(let current) = snapshot.lastPhase, current == block {
+            buffer.set(x: rect.x, y: rect.y, glyph: "◀", style: Theme.backwardMarker)
+        }
+        buffer.put(layer.name, x: rect.x + 1, y: rect.y)
+
+        let barWidth = barWidth(rowsPerBlock: rowsPerBlock, nameWidth: nameWidth, width: rect.width)
+        let start = rect.x + nameWidth
+        guard let flow = gradient(of: block) else {
+            buffer.put("not reached yet", x: start, y: rect.y, style: Theme.note)
+            return
+        }
+        let skip: Double? = layer.skipEnabled ? flow.skip : nil
+        if rowsPerBlock == 2 {
+            drawPath(
+                "skip", norm: skip, scale: scale, barWidth: barWidth, x: start, y: rect.y,
+                style: Theme.skipPath, on: &buffer)
+            drawPath(
+                "res", norm: flow.residual, scale: scale, barWidth: barWidth, x: start,
+                y: rect.y + 1, style: Theme.residualPath, on: &buffer)
+        } else {
+            let end = drawPath(
+                "skip", norm: skip, scale: scale, barWidth: barWidth, x: start,
+                y: rect.y, style: Theme.skipPath, on: &buffer)
+            drawPath(
+                "res", norm: flow.residual, scale: scale, barWidth: barWidth, x: end + 1,
+                y: rect.y, style: Theme.residualPath, on: &buffer)
+        }
+    }
+
+    /// Draws "label bar number", or "label off" when `norm` is nil because the path is
+    /// disabled, and returns the column after it.
+    @discardableResult
+    private func drawPath(
+        _ label: String, norm: Double?, scale: LogScale?, barWidth: Int, x: Int, y: Int,
+        style: CellStyle, on buffer: inout CellBuffer
+    ) -> Int {
+        buffer.put(padRight(label, to: 5), x: x, y: y)
+        let barStart = x + 5
+        guard let norm else {
+            buffer.put("off", x: barStart, y: y, style: Theme.skipOff)
+            return barStart + barWidth + 8
+        }
+        let bar = scale.map { $0.bar(for: norm, width: barWidth) } ?? ""
+        buffer.put(bar, x: barStart, y: y, style: style)
+        buffer.put(padLeft(Format.scientific(norm), to: 8), x: barStart + barWidth, y: y)
+        return barStart + barWidth + 8
+    }
+
+    private func drawScaleLine(
+        _ scale: LogScale?, rowsPerBlock: Int, nameWidth: Int, rect: Rect,
+        on buffer: inout CellBuffer
+    ) {
+        let y = rect.maxY - 1
+        guard let scale else {
+            buffer.put(
+                "the backward pass fills this panel", x: rect.x + 1, y: y, style: Theme.note)
+            return
+        }
+        let lower = LogScale.label(scale.lowerExponent)
+        let upper = LogScale.label(scale.upperExponent)
+        let barWidth = barWidth(rowsPerBlock: rowsPerBlock, nameWidth: nameWidth, width: rect.width)
+        let start = rect.x + nameWidth + 5
+        // The labels go under the ends of the bars when the bars are wide enough to keep them
+        // apart; otherwise the range is written out.
+        if rowsPerBlock == 2 && barWidth >= lower.count + upper.count + 2 {
+            buffer.put("log10", x: rect.x + 1, y: y, style: Theme.note)
+            buffer.put(lower, x: start, y: y, style: Theme.note)
+            buffer.putRightAligned(upper, maxX: start + barWidth, y: y, style: Theme.note)
+        } else {
+            buffer.put(
+                "bars: log10 scale from \(lower) to \(upper)", x: rect.x + 1, y: y,
+                style: Theme.note)
+        }
+    }
+}
+
+/// A log10 axis from 10^lowerExponent to 10^upperExponent, for bars of positive values.
+public struct LogScale: Sendable, Equatable {
+    public var lowerExponent: Int
+    public var upperExponent: Int
+
+    static let eighths: [Character] = ["▏", "▎", "▍", "▌", "▋", "▊", "▉"]
+
+    /// Creates the smallest range of whole powers of ten, at least one decade wide, that
+    /// contains every positive finite value. Returns nil when there is no such value.
+    public init?(values: [Double]) {
+        let logs = values.filter { $0 > 0 && $0.isFinite }.map { log10($0) }
+        guard let low = logs.min(), let high = logs.max() else { return nil }
+        lowerExponent = Int(low.rounded(.down))
+        upperExponent = max(Int(high.rounded(.up)), lowerExponent + 1)
+    }
+
+    /// Draws a bar of full and partial blocks, `width` columns wide at the top of the scale.
+    /// Positive values below the scale still get one eighth of a column, so a tiny gradient
+    /// stays visible. Zero and non-finite values get no bar.
+    public func bar(for value: Double, width: Int) -> String {
+        guard value > 0, value.isFinite, width > 0 else { return "" }
+        let span = Double(upperExponent - lowerExponent)
+        let fraction = min(max((log10(value) - Double(lowerExponent)) / span, 0), 1)
+        let eighthCount = max(1, Int((fraction * Double(width * 8)).rounded()))
+        var bar = String(repeating: "█", count: eighthCount / 8)
+        if eighthCount % 8 > 0 {
+            bar.append(Self.eighths[eighthCount % 8 - 1])
+        }
+        return bar
+    }
+
+    /// Formats the axis label for a power of ten: -4 -> "1e-04".
+    public static func label(_ exponent: Int) -> String {
+        String(format: "1e%+03d", exponent)
+    }
+}

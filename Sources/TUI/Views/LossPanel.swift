@@ -1,0 +1,156 @@
+import Foundation
+import Training
+
+/// The loss of every finished iteration as a braille line chart, with the latest loss and
+/// accuracy above it and the loss of the iteration in progress once its loss phase has run.
+public struct LossPanel {
+    public var snapshot: SessionSnapshot
+
+    public init(snapshot: SessionSnapshot) {
+        self.snapshot = snapshot
+    }
+
+    public func draw(in rect: Rect, on buffer: inout CellBuffer) {
+        buffer.drawBox(rect, title: "loss", style: Theme.border)
+        let inside = rect.inset(by: 1)
+        guard !inside.isEmpty else { return }
+        buffer.withClip(inside) { buffer in
+            drawSummary(rect: inside, on: &buffer)
+            let chartRect = Rect(
+                x: inside.x, y: inside.y + 1, width: inside.width, height: inside.height - 2)
+            drawChart(rect: chartRect, on: &buffer)
+        }
+    }
+
+    private func drawSummary(rect: Rect, on buffer: inout CellBuffer) {
+        var text: String
+        if let latest = snapshot.history.last {
+            text = "last \(Format.statistic(latest.loss))  acc \(Format.percent(latest.accuracy))"
+        } else {
+            text = "no finished iteration yet"
+        }
+        if let current = snapshot.currentLoss {
+            text += "  now \(Format.statistic(current))"
+        }
+        buffer.put(text, x: rect.x, y: rect.y, style: Theme.selectedRow)
+    }
+
+    private func drawChart(rect: Rect, on buffer: inout CellBuffer) {
+        let history = snapshot.history
+        let finite = history.map(\.loss).filter(\.isFinite)
+        guard var low = finite.min(), var high = finite.max(), rect.height > 0 else {
+            if rect.height > 0 {
+                buffer.put("press s to run an iteration", x: rect.x, y: rect.y, style: Theme.note)
+            }
+            return
+        }
+        if high == low {
+            // A flat history still gets a range, so the line sits in the middle between two
+            // distinct labels.
+            let margin = max(abs(low) * 0.05, 0.001)
+            low -= margin
+            high += margin
+        }
+        let top = Format.statistic(high)
+        let bottom = Format.statistic(low)
+        let labelWidth = max(top.count, bottom.count) + 1
+        buffer.put(top, x: rect.x, y: rect.y, style: Theme.note)
+        if rect.height > 1 {
+            buffer.put(bottom, x: rect.x, y: rect.maxY - 1, style: Theme.note)
+        }
+        let plot = Rect(
+            x: rect.x + labelWidth, y: rect.y, width: rect.width - labelWidth,
+            height: rect.height)
+        guard !plot.isEmpty else { return }
+        let chart = BrailleChart.lines(
+            values: history.map(\.loss), width: plot.width, height: plot.height, low: low,
+            high: high)
+        for (row, line) in chart.enumerated() {
+            buffer.put(line, x: plot.x, y: plot.y + row, style: Theme.chart)
+        }
+
+        // The x axis under the chart: the first and last iteration in the history.
+        let axisY = rect.maxY
+        let first = "iter \(history[0].iteration)"
+        let last = "iter \(history[history.count - 1].iteration)"
+        buffer.put(first, x: plot.x, y: axisY, style: Theme.note)
+        if history.count > 1 && plot.width >= first.count + last.count + 1 {
+            buffer.putRightAligned(last, maxX: plot.maxX, y: axisY, style: Theme.note)
+        }
+    }
+}
+
+/// Line charts drawn with braille patterns, which give each cell a 2x4 grid of dots.
+public enum BrailleChart {
+    /// Bit of the dot in column `x` (0 or 1) and row `y` (0 to 3, top down) of a braille
+    /// cell, in the order of the Unicode braille block (U+2800 + bits).
+    static let dotBits: [[UInt32]] = [[0x01, 0x02, 0x04, 0x40], [0x08, 0x10, 0x20, 0x80]]
+
+    /// `values` as `height` strings of `width` braille cells, `low` at the bottom dot row and
+    /// `high` at the top, joined by straight segments across the full width. With more values
+    /// than dot columns, each column shows the mean of a run of consecutive values. A
+    /// non-finite value (a diverged loss) leaves a gap.
+    public static func lines(
+        values: [Double], width: Int, height: Int, low: Double, high: Double
+    ) -> [String] {
+        guard width > 0, height > 0 else { return [] }
+        let dotRows = height * 4
+        var cells = Array(repeating: Array(repeating: UInt32(0), count: width), count: height)
+
+        var previousRow: Int?
+        for (column, value) in columnValues(values, columns: width * 2).enumerated() {
+            guard let value else {
+                previousRow = nil
+                continue
+            }
+            let fraction = high > low ? (value - low) / (high - low) : 0.5
+            let row = Int(((1 - min(max(fraction, 0), 1)) * Double(dotRows - 1)).rounded())
+            // A vertical run of dots from the previous column's row keeps steep parts of the
+            // line connected.
+            for dotRow in min(row, previousRow ?? row)...max(row, previousRow ?? row) {
+                cells[dotRow / 4][column / 2] |= dotBits[column % 2][dotRow % 4]
+            }
+            previousRow = row
+        }
+        return cells.map { row in
+            String(String.UnicodeScalarView(row.map { Unicode.Scalar(0x2800 + $0)! }))
+        }
+    }
+
+    /// Returns one value per dot column, nil where nothing is drawn. More values than columns
+    /// are averaged in runs, and fewer are spread over the columns and interpolated.
+    static func columnValues(_ values: [Double], columns: Int) -> [Double?] {
+        if values.count > columns {
+            return (0..<columns).map { column in
+                let start = column * values.count / columns
+                let end = (column + 1) * values.count / columns
+                let run = values[start..<end].filter(\.isFinite)
+                return run.isEmpty ? nil : run.reduce(0, +) / Double(run.count)
+            }
+        }
+        var result = [Double?](repeating: nil, count: columns)
+        guard let first = values.first else { return result }
+        if values.count == 1 {
+            result[0] = first.isFinite ? first : nil
+            return result
+        }
+        let step = Double(columns - 1) / Double(values.count - 1)
+        for index in 0..<(values.count - 1) {
+            let (from, to) = (values[index], values[index + 1])
+            let start = Int((Double(index) * step).rounded())
+            let end = Int((Double(index + 1) * step).rounded())
+            // A segment with a non-finite end is not drawn, but its finite end still gets its
+            // dot, so a point between two gaps stays visible.
+            guard from.isFinite && to.isFinite else {
+                if from.isFinite { result[start] = from }
+                if to.isFinite { result[end] = to }
+                continue
+            }
+            for column in start...end {
+                let t = end > start ? Double(column - start) / Double(end - start) : 0
+                result[column] = from + t * (to - from)
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,116 @@
+import Training
+
+/// The whole screen: header, panels, hint bar and, on top, the help overlay.
+///
+/// From 110 columns the network panel takes the left side at full height and the gradient
+/// and loss panels share the right side. Narrower screens put the network panel on top and
+/// the other two side by side below it.
+public enum Screen {
+    public static let minimumWidth = 60
+    public static let minimumHeight = 16
+    /// Width from which the network panel gets its own column.
+    public static let wideLayoutWidth = 110
+
+    /// Rectangles of the parts of the screen.
+    public struct Layout: Sendable, Equatable {
+        public var header: Rect
+        public var network: Rect
+        /// The selected block's details, in the wide layout when rows are left under the
+        /// network panel.
+        public var detail: Rect?
+        public var gradients: Rect
+        public var loss: Rect
+        public var hints: Rect
+    }
+
+    /// Computes the layout for a `width` x `height` screen; returns nil below the minimum size.
+    public static func layout(width: Int, height: Int, snapshot: SessionSnapshot) -> Layout? {
+        guard width >= minimumWidth && height >= minimumHeight else { return nil }
+        let headerHeight = StatusLine(snapshot: snapshot).height
+        let header = Rect(x: 0, y: 0, width: width, height: headerHeight)
+        let hints = Rect(x: 0, y: height - 1, width: width, height: 1)
+        let body = Rect(x: 0, y: headerHeight, width: width, height: height - headerHeight - 1)
+        let networkPreferredHeight = NetworkPanel(snapshot: snapshot, state: UIState())
+            .preferredHeight
+        let gradientsPreferredHeight = GradientPanel(snapshot: snapshot).preferredHeight
+        // The loss chart gets at least this many rows: summary, three chart rows, the axis and
+        // the border.
+        let lossMinimum = 7
+
+        if width >= wideLayoutWidth {
+            let leftWidth = width * 55 / 100
+            var network = Rect(x: 0, y: body.y, width: leftWidth, height: body.height)
+            var detail: Rect?
+            if body.height - networkPreferredHeight >= DetailPanel.minimumHeight {
+                network.height = networkPreferredHeight
+                detail = Rect(
+                    x: 0, y: network.maxY, width: leftWidth,
+                    height: body.height - networkPreferredHeight)
+            }
+            let gradientsHeight = max(
+                min(gradientsPreferredHeight, body.height - lossMinimum),
+                min(gradientsPreferredHeight, body.height / 2))
+            let right = Rect(x: leftWidth, y: body.y, width: width - leftWidth, height: body.height)
+            let gradients = Rect(
+                x: right.x, y: right.y, width: right.width, height: gradientsHeight)
+            let loss = Rect(
+                x: right.x, y: gradients.maxY, width: right.width,
+                height: right.height - gradientsHeight)
+            return Layout(
+                header: header, network: network, detail: detail, gradients: gradients,
+                loss: loss, hints: hints)
+        }
+
+        let networkHeight = min(
+            networkPreferredHeight,
+            max(body.height - max(gradientsPreferredHeight, lossMinimum), body.height / 2))
+        let network = Rect(x: 0, y: body.y, width: width, height: networkHeight)
+        let bottom = Rect(
+            x: 0, y: network.maxY, width: width, height: body.height - networkHeight)
+        // The gradient rows need about 40 columns to show both norms with their labels, so
+        // on narrow screens the loss chart gives up columns first.
+        let gradientsWidth = max(width * 55 / 100, min(40, width - 20))
+        let gradients = Rect(x: 0, y: bottom.y, width: gradientsWidth, height: bottom.height)
+        let loss = Rect(
+            x: gradientsWidth, y: bottom.y, width: width - gradientsWidth, height: bottom.height)
+        return Layout(
+            header: header, network: network, detail: nil, gradients: gradients, loss: loss,
+            hints: hints)
+    }
+
+    /// Draws the whole screen for `snapshot` into `buffer`, which is cleared first.
+    public static func draw(
+        snapshot: SessionSnapshot, state: UIState, into buffer: inout CellBuffer
+    ) {
+        buffer.fill(buffer.bounds)
+        guard let layout = layout(width: buffer.width, height: buffer.height, snapshot: snapshot)
+        else {
+            drawTooSmall(into: &buffer)
+            return
+        }
+        StatusLine(snapshot: snapshot).draw(in: layout.header, on: &buffer)
+        NetworkPanel(snapshot: snapshot, state: state).draw(in: layout.network, on: &buffer)
+        if let detail = layout.detail {
+            DetailPanel(snapshot: snapshot, state: state).draw(in: detail, on: &buffer)
+        }
+        GradientPanel(snapshot: snapshot).draw(in: layout.gradients, on: &buffer)
+        LossPanel(snapshot: snapshot).draw(in: layout.loss, on: &buffer)
+        HintBar().draw(in: layout.hints, on: &buffer)
+        if state.helpVisible {
+            HelpOverlay().draw(in: buffer.bounds, on: &buffer)
+        }
+    }
+
+    /// Draws a centred message with the current and the required terminal size.
+    static func drawTooSmall(into buffer: inout CellBuffer) {
+        let lines = [
+            "Terminal too small: \(buffer.width)×\(buffer.height)",
+            "resnet-tui needs at least \(minimumWidth)×\(minimumHeight)",
+        ]
+        let top = (buffer.height - lines.count) / 2
+        for (offset, line) in lines.enumerated() {
+            let x = max(0, (buffer.width - line.count) / 2)
+            buffer.put(line, x: x, y: top + offset, style: Theme.warning)
+        }
+    }
+}
