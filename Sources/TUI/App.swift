@@ -45,6 +45,14 @@ public enum App {
     /// - Throws: `TerminalError.notATerminal` when standard input or output is not a
     ///   terminal, before curses touches either; `TerminalError.initializationFailed` when
     ///   curses cannot set up the terminal.
+    /// Throws `TerminalError.notATerminal` unless standard input and output are terminals, so
+    /// a caller can fail before it loads data or starts a session.
+    public static func checkTerminal() throws {
+        guard isatty(STDIN_FILENO) != 0 && isatty(STDOUT_FILENO) != 0 else {
+            throw TerminalError.notATerminal
+        }
+    }
+
     public static func run(session: any SessionControl) throws {
         let controller = AppController(session: session)
         let driver = try CursesDriver()
