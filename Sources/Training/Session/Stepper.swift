@@ -35,7 +35,9 @@ public final class Stepper: @unchecked Sendable {
     /// Skip states requested while an iteration was under way, by layer; they take effect
     /// at the next iteration boundary, so one iteration never mixes two networks.
     private var pendingSkips: [Int: Bool] = [:]
-    private var iterationStart: UInt64 = 0
+    /// Compute time of the current iteration's phases so far, in nanoseconds. Time spent
+    /// waiting between phases for the user's next key is not counted.
+    private var iterationNanoseconds: UInt64 = 0
     private var correct = 0
 
     public init(model: ResNet, data: BatchSource, pool: ThreadPool, optimizer: OptimizerSettings) {
@@ -58,10 +60,16 @@ public final class Stepper: @unchecked Sendable {
     @discardableResult
     public func advance() -> Phase {
         let phase = snapshot.phases[snapshot.nextPhase]
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer {
+            if case .update = phase {} else {
+                iterationNanoseconds += DispatchTime.now().uptimeNanoseconds - start
+            }
+        }
         switch phase {
         case .loadBatch:
             applyPendingSkips()
-            iterationStart = DispatchTime.now().uptimeNanoseconds
+            iterationNanoseconds = 0
             snapshot.epoch = data.nextBatch(images: model.images, labels: &model.labels)
             snapshot.activations = Array(repeating: nil, count: model.layerCount)
             snapshot.gradients = Array(repeating: nil, count: model.layerCount)
@@ -85,6 +93,7 @@ public final class Stepper: @unchecked Sendable {
             model.update(
                 learningRate: Float(optimizer.learningRate), momentum: Float(optimizer.momentum),
                 weightDecay: Float(optimizer.weightDecay), pool: pool)
+            iterationNanoseconds += DispatchTime.now().uptimeNanoseconds - start
             finishRecord()
         }
         snapshot.nextPhase = (snapshot.nextPhase + 1) % snapshot.phases.count
@@ -129,7 +138,7 @@ public final class Stepper: @unchecked Sendable {
     }
 
     private func finishRecord() {
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - iterationStart) / 1e9
+        let seconds = Double(iterationNanoseconds) / 1e9
         snapshot.iteration += 1
         snapshot.stepMilliseconds = seconds * 1000
         snapshot.imagesPerSecond = seconds > 0 ? Double(model.batchSize) / seconds : 0
