@@ -42,6 +42,24 @@ final class ConvNorm: @unchecked Sendable {
         }
     }
 
+    /// The unit's entries of torchvision's `state_dict()`, in its order: the convolution's
+    /// weight (and bias), then batch norm's weight, bias, running_mean, running_var and
+    /// num_batches_tracked.
+    var stateEntries: [StateEntry] {
+        var entries: [StateEntry] = [.floats(name: weight.name, tensor: weight.value)]
+        if let bias { entries.append(.floats(name: bias.name, tensor: bias.value)) }
+        if let norm {
+            entries += [
+                .floats(name: norm.gamma.name, tensor: norm.gamma.value),
+                .floats(name: norm.beta.name, tensor: norm.beta.value),
+                .floats(name: norm.name + ".running_mean", tensor: norm.runningMean),
+                .floats(name: norm.name + ".running_var", tensor: norm.runningVar),
+                .counter(name: norm.name + ".num_batches_tracked", norm: norm),
+            ]
+        }
+        return entries
+    }
+
     var parameters: [Parameter] {
         [weight] + (bias.map { [$0] } ?? []) + (norm.map { [$0.gamma, $0.beta] } ?? [])
     }
@@ -95,8 +113,22 @@ final class ConvNorm: @unchecked Sendable {
     }
 }
 
+/// One entry of a model's state dict, named as in torchvision.
+public enum StateEntry {
+    /// A Float32 parameter or buffer; loading copies into `tensor`.
+    case floats(name: String, tensor: Tensor)
+    /// A batch norm's `num_batches_tracked`, a 0-dim Int64 in PyTorch.
+    case counter(name: String, norm: BatchNormState)
+
+    public var name: String {
+        switch self {
+        case .floats(let name, _), .counter(let name, _): return name
+        }
+    }
+}
+
 /// Batch-norm parameters and statistics with PyTorch's `BatchNorm2d` defaults.
-final class BatchNormState: @unchecked Sendable {
+public final class BatchNormState: @unchecked Sendable {
     /// PyTorch's default: running = (1 - momentum) * running + momentum * batch statistic.
     static let momentum: Float = 0.1
     static let eps: Float = 1e-5
@@ -110,8 +142,9 @@ final class BatchNormState: @unchecked Sendable {
     let savedMean: Tensor
     let savedInvStd: Tensor
     /// PyTorch's `num_batches_tracked`; stored in checkpoints, unused by the update rule.
-    var batchesTracked: Int64 = 0
-    let name: String
+    public var batchesTracked: Int64 = 0
+    /// Prefix of the state-dict names, such as `layer1.0.bn1`.
+    public let name: String
 
     init(prefix: String, channels: Int) {
         name = prefix

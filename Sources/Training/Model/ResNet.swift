@@ -129,6 +129,15 @@ public final class ResNet: @unchecked Sendable {
         stem.parameters + blocks.flatMap(\.parameters) + [fcWeight, fcBias]
     }
 
+    /// Every entry of torchvision's `state_dict()` for this model, in its order.
+    public var stateEntries: [StateEntry] {
+        stem.stateEntries + blocks.flatMap { $0.units.flatMap(\.stateEntries) }
+            + [
+                .floats(name: fcWeight.name, tensor: fcWeight.value),
+                .floats(name: fcBias.name, tensor: fcBias.value),
+            ]
+    }
+
     var trainableParameters: [Parameter] {
         stem.parameters + blocks.flatMap(\.trainableParameters) + [fcWeight, fcBias]
     }
