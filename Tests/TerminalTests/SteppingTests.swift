@@ -47,7 +47,9 @@ struct SteppingTests {
         try tmux.keys("s")
         screen = try tmux.waitFor { Self.skipNorm(of: "layer2.0", in: $0) != nil }
         let skipOn = Self.skipNorm(of: "layer2.0", in: screen)
-        #expect(skipOn != nil && skipOn != "off", "layer2.0 skip norm missing: \(screen.joined(separator: "\n"))")
+        #expect(
+            skipOn != nil && skipOn != "off",
+            "layer2.0 skip norm missing: \(screen.joined(separator: "\n"))")
 
         // Select layer2.0 (the second block) and turn its skip off.
         try tmux.keys("j", "t")
@@ -56,14 +58,19 @@ struct SteppingTests {
             screen.contains { $0.contains("layer2.0") && $0.contains("○") },
             "layer2.0 does not show its skip as off: \(screen.joined(separator: "\n"))")
         try tmux.keys("s")
-        screen = try tmux.waitFor { Self.skipNorm(of: "layer2.0", in: $0) == "off" }
+        screen = try tmux.waitFor { $0.contains { $0.contains("iter 2") } }
         #expect(
             Self.skipNorm(of: "layer2.0", in: screen) == "off",
             "skip norm of layer2.0 after toggling: \(screen.joined(separator: "\n"))")
-        #expect(screen.contains { $0.contains("iter 2") }, "second iteration did not finish")
+        #expect(
+            screen.contains { $0.contains("iter 2") },
+            "second iteration did not finish: \(screen.joined(separator: "\n"))")
 
         try tmux.keys("q")
-        screen = try tmux.waitFor(text: "EXIT=")
+        // The typed command line itself contains `EXIT=$?`, so wait for a digit after it.
+        screen = try tmux.waitFor {
+            $0.contains { $0.range(of: "EXIT=[0-9]", options: .regularExpression) != nil }
+        }
         #expect(screen.contains { $0.contains("EXIT=0") }, "\(screen.joined(separator: "\n"))")
         #expect(!screen.contains { $0.contains("network") }, "the UI is still on the screen")
         _ = try tmux.waitFor { _ in FileManager.default.fileExists(atPath: after) }
