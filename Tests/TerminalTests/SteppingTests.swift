@@ -7,7 +7,7 @@ import Testing
 @Suite(.serialized)
 struct SteppingTests {
     /// The first number in scientific notation on the gradient-panel line of `block`'s
-    /// skip path, or "off" when the panel says the skip is off.
+    /// skip path, or "off" when the panel shows the skip as off.
     static func skipNorm(of block: String, in lines: [String]) -> String? {
         guard let line = lines.first(where: { $0.contains("\(block) skip") }) else { return nil }
         let segment = line.components(separatedBy: "\(block) skip").last ?? ""

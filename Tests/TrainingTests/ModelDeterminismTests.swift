@@ -4,8 +4,8 @@ import Training
 
 /// Trains a whole resnet8 for a few iterations at several thread counts and compares every
 /// parameter, the losses and the gradient-flow norms bit for bit. Kernel tests cover each
-/// kernel alone; this one catches a reduction whose order depends on the thread split
-/// anywhere in the model, the stepper or the optimizer.
+/// kernel alone. This test catches a reduction anywhere in the model, the stepper or the
+/// optimizer whose order depends on the thread split.
 struct ModelDeterminismTests {
     struct Run: Equatable {
         var parameterBits: [[UInt32]]
