@@ -51,9 +51,11 @@ public struct KeyOutcome: Sendable, Equatable {
 
 /// Maps a key press to the next UI state and the session command it requests.
 ///
-/// `n` or Right runs the next phase, `s` finishes the iteration and Space starts or pauses
-/// training. Up/`k` and Down/`j` move the selection between blocks, `t` toggles the selected
-/// block's skip and `T` toggles all skips. `?` opens or closes the help, Esc closes it, and
+/// `n` or Right runs the next phase, `s` finishes the iteration, `f` runs to the loss, `b`
+/// runs the backward pass to the input and Space starts or pauses training. `+` (or `=`)
+/// doubles and `-` halves the learning rate, and `r` resets the weights from the seed.
+/// Up/`k` and Down/`j` move the selection between blocks, `t` toggles the selected block's
+/// skip and `T` toggles all skips. `?` opens or closes the help, Esc closes it, and
 /// `q` quits. While the help is open, only `?`, Esc and `q` act, so a key pressed to read the help
 /// does not also step the network.
 public func handleKey(_ key: KeyEvent, state: UIState, snapshot: SessionSnapshot) -> KeyOutcome {
@@ -96,6 +98,16 @@ public func handleKey(_ key: KeyEvent, state: UIState, snapshot: SessionSnapshot
         return KeyOutcome(state: next, command: .toggleSkip(layer: selected))
     case .character("T"):
         return KeyOutcome(state: next, command: .toggleAllSkips)
+    case .character("f"):
+        return KeyOutcome(state: next, command: .runForward)
+    case .character("b"):
+        return KeyOutcome(state: next, command: .runBackward)
+    case .character("+"), .character("="):
+        return KeyOutcome(state: next, command: .scaleLearningRate(2))
+    case .character("-"):
+        return KeyOutcome(state: next, command: .scaleLearningRate(0.5))
+    case .character("r"):
+        return KeyOutcome(state: next, command: .resetWeights)
     case .character("?"):
         next.helpVisible = true
         return KeyOutcome(state: next)

@@ -166,6 +166,8 @@ public struct SessionSnapshot: Sendable {
     public var imagesPerSecond: Double
     /// A message for the status line, such as an error or a divergence warning.
     public var message: String?
+    /// The step whose loss became NaN or infinite, until the weights are reset.
+    public var divergedAtStep: Int?
 
     public init(
         modelName: String, datasetName: String, batchSize: Int, learningRate: Double,
@@ -189,6 +191,7 @@ public struct SessionSnapshot: Sendable {
         self.stepMilliseconds = 0
         self.imagesPerSecond = 0
         self.message = nil
+        self.divergedAtStep = nil
     }
 
     /// The phase that ran last, or nil at an iteration boundary.
@@ -208,6 +211,14 @@ public enum SessionCommand: Sendable, Equatable {
     case toggleSkip(layer: Int)
     /// Turns every skip off if any is on, otherwise turns every skip on.
     case toggleAllSkips
+    /// Runs phases until the loss is computed.
+    case runForward
+    /// Runs phases until the gradient reaches the input, leaving the update to run next.
+    case runBackward
+    /// Multiplies the learning rate by the factor.
+    case scaleLearningRate(Double)
+    /// Draws the initial weights again from the seed and clears the history.
+    case resetWeights
 }
 
 /// A running session as the UI sees it.

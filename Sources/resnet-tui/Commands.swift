@@ -103,7 +103,7 @@ func makeStepper(_ parsed: ParsedArguments) throws -> Stepper {
     model.initialize(using: &generator)
     return Stepper(
         model: model, data: source.batches, pool: ThreadPool(threads: threads),
-        optimizer: optimizer)
+        optimizer: optimizer, seed: seed)
 }
 
 func runInteractive(_ parsed: ParsedArguments) throws {

@@ -18,6 +18,12 @@ import Training
         (.character(" "), .toggleRunning),
         (.character("t"), .toggleSkip(layer: 2)),
         (.character("T"), .toggleAllSkips),
+        (.character("f"), .runForward),
+        (.character("b"), .runBackward),
+        (.character("+"), .scaleLearningRate(2)),
+        (.character("="), .scaleLearningRate(2)),
+        (.character("-"), .scaleLearningRate(0.5)),
+        (.character("r"), .resetWeights),
     ]
     for (key, command) in cases {
         let outcome = handleKey(key, state: state, snapshot: snapshot)

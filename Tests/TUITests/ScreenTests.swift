@@ -70,8 +70,7 @@ func headerShowsSettingsAndSpeed(width: Int, height: Int) {
 func hintBarOnLastRow(width: Int, height: Int) {
     let lines = drawScreen(Fixtures.backwardThroughLayer1(), width: width, height: height)
     #expect(
-        lines[height - 1].hasPrefix(
-            " n/→ next  s step  space run  t skip  T all  j/k select  ? help  q quit"),
+        lines[height - 1].hasPrefix(String(KeyHelp.hintBar.prefix(width))),
         "last row: \(lines[height - 1])")
 }
 

@@ -2,17 +2,21 @@
 /// overlay, kept in one file so the two cannot disagree.
 public enum KeyHelp {
     public static let hintBar =
-        " n/→ next  s step  space run  t skip  T all  j/k select  ? help  q quit"
+        " n/→ next  s step  f/b fwd/bwd  space run  t/T skip  +/- lr  ? help  q quit"
 
     /// Key and description, one binding per line.
     public static let bindings: [(keys: String, action: String)] = [
         ("n  →", "run the next phase (one layer forward or backward)"),
         ("s", "run the rest of the current iteration"),
+        ("f", "run the forward pass up to the loss"),
+        ("b", "run the backward pass down to the input"),
         ("space", "start or pause continuous training"),
         ("j  ↓", "select the next block"),
         ("k  ↑", "select the previous block"),
         ("t", "turn the selected block's skip connection on or off"),
         ("T", "turn every skip off, or every skip on if all are off"),
+        ("+  -", "double / halve the learning rate"),
+        ("r", "reset the weights from the seed"),
         ("?  Esc", "close this help"),
         ("q", "quit"),
     ]

@@ -31,6 +31,8 @@ public final class Stepper: @unchecked Sendable {
     public let pool: ThreadPool
     public var optimizer: OptimizerSettings
     public private(set) var snapshot: SessionSnapshot
+    /// Seed of the initial weights, which `resetWeights()` draws again.
+    public let seed: UInt64
 
     /// Skip states requested while an iteration was under way, by layer; they take effect
     /// at the next iteration boundary, so one iteration never mixes two networks.
@@ -40,8 +42,14 @@ public final class Stepper: @unchecked Sendable {
     private var iterationNanoseconds: UInt64 = 0
     private var correct = 0
 
-    public init(model: ResNet, data: BatchSource, pool: ThreadPool, optimizer: OptimizerSettings) {
+    /// Wraps a model whose weights were drawn from `seed`, so `resetWeights()` can draw the
+    /// same weights again.
+    public init(
+        model: ResNet, data: BatchSource, pool: ThreadPool, optimizer: OptimizerSettings,
+        seed: UInt64 = 0
+    ) {
         self.model = model
+        self.seed = seed
         self.data = data
         self.pool = pool
         self.optimizer = optimizer
@@ -60,9 +68,11 @@ public final class Stepper: @unchecked Sendable {
     @discardableResult
     public func advance() -> Phase {
         let phase = snapshot.phases[snapshot.nextPhase]
+        var abandonIteration = false
         let start = DispatchTime.now().uptimeNanoseconds
         defer {
-            if case .update = phase {} else {
+            if case .update = phase {
+            } else {
                 iterationNanoseconds += DispatchTime.now().uptimeNanoseconds - start
             }
         }
@@ -82,10 +92,14 @@ public final class Stepper: @unchecked Sendable {
             snapshot.currentLoss = result.loss
             correct = result.correct
             if !result.loss.isFinite {
+                // The backward pass and the update would spread NaN or Inf into every
+                // weight, so the iteration stops here and the weights stay as they were.
+                abandonIteration = true
                 snapshot.isRunning = false
+                snapshot.divergedAtStep = snapshot.iteration + 1
                 snapshot.message =
-                    "loss is \(result.loss) at step \(snapshot.iteration + 1): "
-                    + "training paused; lower the learning rate or restart"
+                    "loss is \(result.loss) at step \(snapshot.iteration + 1), training paused. "
+                    + "Press - to halve the learning rate or r to reset the weights."
             }
         case .backward(let layer):
             snapshot.gradients[layer] = model.backward(layer: layer, pool: pool)
@@ -96,8 +110,53 @@ public final class Stepper: @unchecked Sendable {
             iterationNanoseconds += DispatchTime.now().uptimeNanoseconds - start
             finishRecord()
         }
-        snapshot.nextPhase = (snapshot.nextPhase + 1) % snapshot.phases.count
+        snapshot.nextPhase =
+            abandonIteration ? 0 : (snapshot.nextPhase + 1) % snapshot.phases.count
         return phase
+    }
+
+    /// Runs phases until the loss is computed, finishing the current iteration first when
+    /// its loss is already known.
+    public func runForward() {
+        while true {
+            let phase = advance()
+            if case .loss = phase { return }
+        }
+    }
+
+    /// Runs phases until the gradient reaches the network's input (the backward phase of
+    /// the first layer), so the update is the next phase. Stops early at a diverged loss.
+    public func runBackward() {
+        while true {
+            let phase = advance()
+            if case .backward(let layer) = phase, layer == 0 { return }
+            if atIterationBoundary, case .loss = phase { return }
+        }
+    }
+
+    /// Multiplies the learning rate by `factor`, keeping it within 1e-6...10.
+    public func scaleLearningRate(by factor: Double) {
+        optimizer.learningRate = min(10, max(1e-6, optimizer.learningRate * factor))
+        snapshot.learningRate = optimizer.learningRate
+        snapshot.message = nil
+    }
+
+    /// Draws the initial weights again from the seed, clears the optimizer's momentum, the
+    /// batch-norm running statistics and the loss history, and starts a new iteration. The
+    /// data order and the skip settings stay as they are.
+    public func resetWeights() {
+        var generator = SeededGenerator(seed: seed)
+        model.initialize(using: &generator)
+        applyPendingSkips()
+        snapshot.nextPhase = 0
+        snapshot.iteration = 0
+        snapshot.history.removeAll()
+        snapshot.activations = Array(repeating: nil, count: model.layerCount)
+        snapshot.gradients = Array(repeating: nil, count: model.layerCount)
+        snapshot.currentLoss = nil
+        snapshot.divergedAtStep = nil
+        snapshot.isRunning = false
+        snapshot.message = "weights reset from seed \(seed)"
     }
 
     /// Runs phases up to and including the update of the current iteration.

@@ -1,0 +1,109 @@
+import Engine
+import Testing
+import Training
+
+/// Feeds the same random batch every time, optionally with one NaN pixel so the loss
+/// becomes NaN.
+final class FixedBatchSource: BatchSource, @unchecked Sendable {
+    let name = "fixed"
+    var poisoned = false
+
+    func nextBatch(images: Tensor, labels: inout [Int32]) -> Int {
+        var generator = SeededGenerator(seed: 5)
+        for i in 0..<images.count {
+            images[i] = Float(Double.random(in: -1...1, using: &generator))
+        }
+        if poisoned { images[0] = .nan }
+        for i in labels.indices { labels[i] = Int32(i % 10) }
+        return 0
+    }
+}
+
+struct StepperTests {
+    static func makeStepper(seed: UInt64 = 9) -> (Stepper, FixedBatchSource) {
+        let config = ResNetConfig(
+            depth: 8, inputChannels: 1, inputHeight: 8, inputWidth: 8, classCount: 10)
+        let model = ResNet(config: config, batchSize: 4)
+        var generator = SeededGenerator(seed: seed)
+        model.initialize(using: &generator)
+        let source = FixedBatchSource()
+        let stepper = Stepper(
+            model: model, data: source, pool: ThreadPool(threads: 2),
+            optimizer: OptimizerSettings(), seed: seed)
+        return (stepper, source)
+    }
+
+    static func weights(of stepper: Stepper) -> [[Float]] {
+        stepper.model.parameters.map { $0.value.toArray() }
+    }
+
+    @Test func runForwardStopsAfterLoss() {
+        let (stepper, _) = Self.makeStepper()
+        stepper.runForward()
+        #expect(stepper.snapshot.lastPhase == .loss)
+        #expect(stepper.snapshot.currentLoss != nil)
+        #expect(stepper.snapshot.gradients.allSatisfy { $0 == nil })
+    }
+
+    @Test func runBackwardStopsBeforeUpdate() {
+        let (stepper, _) = Self.makeStepper()
+        let before = Self.weights(of: stepper)
+        stepper.runBackward()
+        #expect(stepper.snapshot.lastPhase == .backward(layer: 0))
+        #expect(stepper.snapshot.phases[stepper.snapshot.nextPhase] == .update)
+        #expect(stepper.snapshot.gradients.allSatisfy { $0 != nil })
+        #expect(Self.weights(of: stepper) == before, "weights changed before the update")
+        #expect(stepper.snapshot.iteration == 0)
+    }
+
+    @Test func runForwardFromBackwardFinishesIteration() {
+        let (stepper, _) = Self.makeStepper()
+        stepper.runBackward()
+        stepper.runForward()
+        #expect(stepper.snapshot.iteration == 1)
+        #expect(stepper.snapshot.lastPhase == .loss)
+    }
+
+    @Test func divergedLossLeavesWeightsUntouched() {
+        let (stepper, source) = Self.makeStepper()
+        stepper.finishIteration()
+        let before = Self.weights(of: stepper)
+        source.poisoned = true
+        stepper.setRunning(true)
+        stepper.finishIteration()
+        #expect(stepper.atIterationBoundary)
+        #expect(stepper.snapshot.isRunning == false)
+        #expect(stepper.snapshot.divergedAtStep == 2)
+        let message = stepper.snapshot.message ?? ""
+        #expect(message.contains("step 2"), "message: \(message)")
+        #expect(message.contains("nan"), "message: \(message)")
+        #expect(stepper.snapshot.iteration == 1, "a diverged step was recorded")
+        #expect(Self.weights(of: stepper) == before, "NaN reached the weights")
+        #expect(before.allSatisfy { $0.allSatisfy { $0.isFinite } })
+    }
+
+    @Test func resetRestoresInitialWeights() {
+        let (stepper, _) = Self.makeStepper(seed: 21)
+        let initial = Self.weights(of: stepper)
+        stepper.finishIteration()
+        stepper.finishIteration()
+        #expect(Self.weights(of: stepper) != initial)
+        stepper.resetWeights()
+        #expect(Self.weights(of: stepper) == initial)
+        #expect(stepper.snapshot.iteration == 0)
+        #expect(stepper.snapshot.history.isEmpty)
+        #expect(stepper.model.parameters.allSatisfy { $0.momentumBuffer.norm() == 0 })
+    }
+
+    @Test func learningRateScalesAndClamps() {
+        let (stepper, _) = Self.makeStepper()
+        let start = stepper.optimizer.learningRate
+        stepper.scaleLearningRate(by: 2)
+        #expect(stepper.snapshot.learningRate == start * 2)
+        stepper.scaleLearningRate(by: 0.5)
+        stepper.scaleLearningRate(by: 0.5)
+        #expect(stepper.optimizer.learningRate == start / 2)
+        for _ in 0..<100 { stepper.scaleLearningRate(by: 0.5) }
+        #expect(stepper.optimizer.learningRate == 1e-6)
+    }
+}
