@@ -8,9 +8,9 @@ public final class AppController {
     public let session: any SessionControl
     public private(set) var state: UIState
 
-    public init(session: any SessionControl) {
+    public init(session: any SessionControl, chartStyle: ChartStyle = .braille) {
         self.session = session
-        self.state = UIState(snapshot: session.snapshot)
+        self.state = UIState(snapshot: session.snapshot, chartStyle: chartStyle)
     }
 
     /// Applies one key and sends its command to the session. Returns false when the key
@@ -35,6 +35,14 @@ public enum App {
     /// Shortest time between two redraws, which caps the frame rate near 30 per second.
     static let frameInterval = Duration.milliseconds(33)
 
+    /// Throws `TerminalError.notATerminal` unless standard input and output are terminals, so
+    /// a caller can fail before it loads data or starts a session.
+    public static func checkTerminal() throws {
+        guard isatty(STDIN_FILENO) != 0 && isatty(STDOUT_FILENO) != 0 else {
+            throw TerminalError.notATerminal
+        }
+    }
+
     /// Runs the UI on the current terminal until the user presses `q`.
     ///
     /// The loop waits for a key only until the next frame is due. It only reads
@@ -45,17 +53,12 @@ public enum App {
     /// - Throws: `TerminalError.notATerminal` when standard input or output is not a
     ///   terminal, before curses touches either; `TerminalError.initializationFailed` when
     ///   curses cannot set up the terminal.
-    /// Throws `TerminalError.notATerminal` unless standard input and output are terminals, so
-    /// a caller can fail before it loads data or starts a session.
-    public static func checkTerminal() throws {
-        guard isatty(STDIN_FILENO) != 0 && isatty(STDOUT_FILENO) != 0 else {
-            throw TerminalError.notATerminal
-        }
-    }
-
-    public static func run(session: any SessionControl) throws {
-        let controller = AppController(session: session)
-        let driver = try CursesDriver()
+    public static func run(session: any SessionControl, options: DisplayOptions = .init()) throws {
+        let driver = try CursesDriver(color: options.color)
+        // Outside a UTF-8 locale the terminal cannot show box drawing, blocks or braille, so
+        // the charts switch to ASCII and the driver replaces every other non-ASCII glyph.
+        let chartStyle = driver.isUnicode ? options.chartStyle : .ascii
+        let controller = AppController(session: session, chartStyle: chartStyle)
         defer { driver.shutdown() }
 
         let clock = ContinuousClock()
@@ -82,5 +85,22 @@ public enum App {
             controller.render(into: &buffer)
             driver.present(buffer)
         }
+    }
+}
+
+/// How the UI draws: with or without colour, and which characters the charts use.
+public struct DisplayOptions: Sendable, Equatable {
+    /// False for monochrome: set by `--no-color` or a non-empty `NO_COLOR`.
+    public var color: Bool
+    public var chartStyle: ChartStyle
+
+    public init(color: Bool = true, chartStyle: ChartStyle = .braille) {
+        self.color = color
+        self.chartStyle = chartStyle
+    }
+
+    /// Reads `NO_COLOR`: any non-empty value turns colour off, as https://no-color.org asks.
+    public static func colorAllowed(environment: [String: String]) -> Bool {
+        (environment["NO_COLOR"] ?? "").isEmpty
     }
 }

@@ -113,6 +113,13 @@ public struct CellBuffer: Sendable, Equatable {
         return cells[y * width + x]
     }
 
+    /// Replaces every cell's glyph with `transform(glyph)`, ignoring the clip.
+    public mutating func replaceGlyphs(_ transform: (Character) -> Character) {
+        for index in cells.indices {
+            cells[index].glyph = transform(cells[index].glyph)
+        }
+    }
+
     /// Runs `body` with writes restricted to `rect` (inside the current clip), then restores
     /// the previous clip. Views use it so that a long name never spills into the next panel.
     public mutating func withClip(_ rect: Rect, _ body: (inout CellBuffer) -> Void) {

@@ -42,6 +42,8 @@ final class CursesDriver {
     private var displayedBuffer: CellBuffer?
     private var isShutDown = false
     private let hasColors: Bool
+    /// True when the locale's character set is UTF-8, so wide characters reach the terminal.
+    let isUnicode: Bool
     private let hasDefaultColors: Bool
     /// Colour pair numbers already set up, by foreground and background.
     private var pairs: [PairKey: Int16] = [:]
@@ -62,11 +64,14 @@ final class CursesDriver {
     ///
     /// - Throws: `TerminalError.notATerminal` before touching the terminal when standard input
     ///   or output is redirected; `TerminalError.initializationFailed` when curses rejects it.
-    init() throws {
+    /// Pass `color: false` for monochrome output on a colour terminal.
+    init(color: Bool = true) throws {
         guard isatty(STDIN_FILENO) != 0 && isatty(STDOUT_FILENO) != 0 else {
             throw TerminalError.notATerminal
         }
         setlocale(LC_ALL, "")
+        let codeset = nl_langinfo(nl_item(CODESET)).map { String(cString: $0) } ?? ""
+        isUnicode = codeset.uppercased().replacingOccurrences(of: "-", with: "") == "UTF8"
 
         // The handlers go in before curses starts: ncurses installs its own SIGINT and SIGTERM
         // handlers only where the default handler is still in place.
@@ -99,7 +104,7 @@ final class CursesDriver {
         set_escdelay(25)
         curs_set(0)
 
-        hasColors = has_colors()
+        hasColors = color && has_colors()
         if hasColors {
             start_color()
             hasDefaultColors = use_default_colors() == OK
@@ -189,6 +194,8 @@ final class CursesDriver {
     }
 
     private func write(_ cell: Cell, x: Int, y: Int) {
+        var cell = cell
+        if !isUnicode { cell.glyph = AsciiFallback.glyph(cell.glyph) }
         var attributes: attr_t = 0
         if cell.style.bold { attributes |= Self.boldAttribute }
         if cell.style.reverse { attributes |= Self.reverseAttribute }

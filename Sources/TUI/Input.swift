@@ -17,15 +17,19 @@ public struct UIState: Sendable, Equatable {
     /// Index into `snapshot.layers` of the selected block, or nil when the model has none.
     public var selectedLayer: Int?
     public var helpVisible: Bool
+    public var chartStyle: ChartStyle
 
-    public init(selectedLayer: Int? = nil, helpVisible: Bool = false) {
+    public init(
+        selectedLayer: Int? = nil, helpVisible: Bool = false, chartStyle: ChartStyle = .braille
+    ) {
         self.selectedLayer = selectedLayer
         self.helpVisible = helpVisible
+        self.chartStyle = chartStyle
     }
 
     /// Creates the state at start-up, with the first block selected and the help closed.
-    public init(snapshot: SessionSnapshot) {
-        self.init(selectedLayer: Self.blockIndices(of: snapshot).first)
+    public init(snapshot: SessionSnapshot, chartStyle: ChartStyle = .braille) {
+        self.init(selectedLayer: Self.blockIndices(of: snapshot).first, chartStyle: chartStyle)
     }
 
     /// Indices of the layers that are residual blocks, the only layers the cursor visits,

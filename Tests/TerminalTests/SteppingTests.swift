@@ -78,4 +78,25 @@ struct SteppingTests {
         let sttyAfter = try String(contentsOfFile: after, encoding: .utf8)
         #expect(sttyBefore == sttyAfter, "terminal settings changed")
     }
+
+    /// Outside a UTF-8 locale the UI must draw only ASCII, or the terminal would show
+    /// mojibake and lines of the wrong width.
+    @Test func asciiOutsideUtf8Locale() throws {
+        let tmux = try Tmux(width: 100, height: 30)
+        try tmux.type("LC_ALL=C \(Tmux.binary) --model resnet8 --threads 2; echo \"EXIT=$?\"")
+        var screen = try tmux.waitFor(text: "network")
+        try tmux.keys("s", "s")
+        screen = try tmux.waitFor { $0.contains { $0.contains("iter 2") } }
+        #expect(screen.contains { $0.contains("iter 2") }, "\(screen.joined(separator: "\n"))")
+        let ui = screen.filter { !$0.isEmpty }
+        for (row, line) in ui.enumerated() {
+            #expect(line.allSatisfy { $0.isASCII }, "row \(row) is not ASCII: \(line)")
+        }
+        #expect(screen.contains { $0.hasPrefix("+ network") }, "box corners are not ASCII")
+        try tmux.keys("q")
+        screen = try tmux.waitFor {
+            $0.contains { $0.range(of: "EXIT=[0-9]", options: .regularExpression) != nil }
+        }
+        #expect(screen.contains { $0.contains("EXIT=0") }, "\(screen.joined(separator: "\n"))")
+    }
 }

@@ -5,9 +5,11 @@ import Training
 /// accuracy above it and the loss of the iteration in progress once its loss phase has run.
 public struct LossPanel {
     public var snapshot: SessionSnapshot
+    public var chartStyle: ChartStyle
 
-    public init(snapshot: SessionSnapshot) {
+    public init(snapshot: SessionSnapshot, chartStyle: ChartStyle = .braille) {
         self.snapshot = snapshot
+        self.chartStyle = chartStyle
     }
 
     public func draw(in rect: Rect, on buffer: inout CellBuffer) {
@@ -62,9 +64,9 @@ public struct LossPanel {
             x: rect.x + labelWidth, y: rect.y, width: rect.width - labelWidth,
             height: rect.height)
         guard !plot.isEmpty else { return }
-        let chart = BrailleChart.lines(
+        let chart = LineChart.lines(
             values: history.map(\.loss), width: plot.width, height: plot.height, low: low,
-            high: high)
+            high: high, style: chartStyle)
         for (row, line) in chart.enumerated() {
             buffer.put(line, x: plot.x, y: plot.y + row, style: Theme.chart)
         }
@@ -80,25 +82,83 @@ public struct LossPanel {
     }
 }
 
+/// How line charts are drawn: braille patterns (2x4 dots per cell), half blocks (1x2 per
+/// cell) for fonts without braille, or `*` characters for terminals without Unicode.
+public enum ChartStyle: String, Sendable, CaseIterable {
+    case braille
+    case block
+    case ascii
+
+    /// Dot columns and dot rows in one character cell.
+    var dotsPerCell: (columns: Int, rows: Int) {
+        switch self {
+        case .braille: return (2, 4)
+        case .block: return (1, 2)
+        case .ascii: return (1, 1)
+        }
+    }
+
+    /// The character for a cell whose dots are set in `bits`, numbered as `dotBit` numbers
+    /// them.
+    func glyph(bits: UInt32) -> Unicode.Scalar {
+        switch self {
+        case .braille:
+            return Unicode.Scalar(0x2800 + bits)!
+        case .block:
+            return ([" ", "▀", "▄", "█"] as [Unicode.Scalar])[Int(bits)]
+        case .ascii:
+            return bits == 0 ? " " : "*"
+        }
+    }
+
+    /// Bit of the dot in column `x` and row `y` (top down) of a cell. For braille these are
+    /// the bits of the Unicode braille block (U+2800 + bits); for blocks, bit 0 is the upper
+    /// half and bit 1 the lower.
+    func dotBit(x: Int, y: Int) -> UInt32 {
+        switch self {
+        case .braille: return BrailleChart.dotBits[x][y]
+        case .block, .ascii: return UInt32(1) << y
+        }
+    }
+}
+
 /// Line charts drawn with braille patterns, which give each cell a 2x4 grid of dots.
 public enum BrailleChart {
     /// Bit of the dot in column `x` (0 or 1) and row `y` (0 to 3, top down) of a braille
     /// cell, in the order of the Unicode braille block (U+2800 + bits).
     static let dotBits: [[UInt32]] = [[0x01, 0x02, 0x04, 0x40], [0x08, 0x10, 0x20, 0x80]]
 
-    /// `values` as `height` strings of `width` braille cells, `low` at the bottom dot row and
-    /// `high` at the top, joined by straight segments across the full width. With more values
-    /// than dot columns, each column shows the mean of a run of consecutive values. A
-    /// non-finite value (a diverged loss) leaves a gap.
+    /// `values` as `height` strings of `width` braille cells; see `LineChart.lines`.
     public static func lines(
         values: [Double], width: Int, height: Int, low: Double, high: Double
     ) -> [String] {
+        LineChart.lines(
+            values: values, width: width, height: height, low: low, high: high, style: .braille)
+    }
+
+    static func columnValues(_ values: [Double], columns: Int) -> [Double?] {
+        LineChart.columnValues(values, columns: columns)
+    }
+}
+
+/// Line charts in any `ChartStyle`.
+public enum LineChart {
+    /// `values` as `height` strings of `width` cells, `low` at the bottom dot row and `high`
+    /// at the top, joined by straight segments across the full width. With more values than
+    /// dot columns, each column shows the mean of a run of consecutive values. A non-finite
+    /// value (a diverged loss) leaves a gap.
+    public static func lines(
+        values: [Double], width: Int, height: Int, low: Double, high: Double,
+        style: ChartStyle
+    ) -> [String] {
         guard width > 0, height > 0 else { return [] }
-        let dotRows = height * 4
+        let (dotsAcross, dotsDown) = style.dotsPerCell
+        let dotRows = height * dotsDown
         var cells = Array(repeating: Array(repeating: UInt32(0), count: width), count: height)
 
         var previousRow: Int?
-        for (column, value) in columnValues(values, columns: width * 2).enumerated() {
+        let columns = columnValues(values, columns: width * dotsAcross)
+        for (column, value) in columns.enumerated() {
             guard let value else {
                 previousRow = nil
                 continue
@@ -108,12 +168,13 @@ public enum BrailleChart {
             // A vertical run of dots from the previous column's row keeps steep parts of the
             // line connected.
             for dotRow in min(row, previousRow ?? row)...max(row, previousRow ?? row) {
-                cells[dotRow / 4][column / 2] |= dotBits[column % 2][dotRow % 4]
+                cells[dotRow / dotsDown][column / dotsAcross] |= style.dotBit(
+                    x: column % dotsAcross, y: dotRow % dotsDown)
             }
             previousRow = row
         }
         return cells.map { row in
-            String(String.UnicodeScalarView(row.map { Unicode.Scalar(0x2800 + $0)! }))
+            String(String.UnicodeScalarView(row.map { style.glyph(bits: $0) }))
         }
     }
 

@@ -94,7 +94,8 @@ public enum Screen {
             DetailPanel(snapshot: snapshot, state: state).draw(in: detail, on: &buffer)
         }
         GradientPanel(snapshot: snapshot).draw(in: layout.gradients, on: &buffer)
-        LossPanel(snapshot: snapshot).draw(in: layout.loss, on: &buffer)
+        LossPanel(snapshot: snapshot, chartStyle: state.chartStyle).draw(
+            in: layout.loss, on: &buffer)
         HintBar().draw(in: layout.hints, on: &buffer)
         if state.helpVisible {
             HelpOverlay().draw(in: buffer.bounds, on: &buffer)
