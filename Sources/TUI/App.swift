@@ -8,9 +8,12 @@ public final class AppController {
     public let session: any SessionControl
     public private(set) var state: UIState
 
-    public init(session: any SessionControl, chartStyle: ChartStyle = .braille) {
+    public init(
+        session: any SessionControl, chartStyle: ChartStyle = .braille, colorCount: Int = 256
+    ) {
         self.session = session
         self.state = UIState(snapshot: session.snapshot, chartStyle: chartStyle)
+        self.state.colorCount = colorCount
     }
 
     /// Applies one key and sends its command to the session. Returns false when the key
@@ -58,7 +61,8 @@ public enum App {
         // Outside a UTF-8 locale the terminal cannot show box drawing, blocks or braille, so
         // the charts switch to ASCII and the driver replaces every other non-ASCII glyph.
         let chartStyle = driver.isUnicode ? options.chartStyle : .ascii
-        let controller = AppController(session: session, chartStyle: chartStyle)
+        let controller = AppController(
+            session: session, chartStyle: chartStyle, colorCount: driver.colorCount)
         defer { driver.shutdown() }
 
         let clock = ContinuousClock()

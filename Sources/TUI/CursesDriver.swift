@@ -42,6 +42,9 @@ final class CursesDriver {
     private var displayedBuffer: CellBuffer?
     private var isShutDown = false
     private let hasColors: Bool
+    /// Colours the terminal shows: 0 without colour (or with colour turned off), else
+    /// curses' COLORS, typically 8, 16 or 256.
+    let colorCount: Int
     /// True when the locale's character set is UTF-8, so wide characters reach the terminal.
     let isUnicode: Bool
     private let hasDefaultColors: Bool
@@ -112,6 +115,7 @@ final class CursesDriver {
             hasDefaultColors = false
         }
         maximumPairs = Int(COLOR_PAIRS)
+        colorCount = hasColors ? Int(COLORS) : 0
         width = Int(getmaxx(window))
         height = Int(getmaxy(window))
     }
@@ -213,6 +217,10 @@ final class CursesDriver {
     private func pair(for style: CellStyle) -> Int16 {
         guard hasColors else { return 0 }
         var key = PairKey(foreground: style.foreground, background: style.background)
+        if colorCount < 256 {
+            key.foreground = key.foreground.ansi
+            key.background = key.background.ansi
+        }
         if !hasDefaultColors {
             // Without use_default_colors, -1 is not a valid colour: fall back to white on
             // black, the usual curses defaults.

@@ -17,7 +17,17 @@ public struct UIState: Sendable, Equatable {
     /// Index into `snapshot.layers` of the selected block, or nil when the model has none.
     public var selectedLayer: Int?
     public var helpVisible: Bool
+    /// Lines of the help overlay scrolled past, changed with j/k or the arrows.
+    public var helpScroll = 0
     public var chartStyle: ChartStyle
+    /// What the detail panel shows; Tab cycles through the cases.
+    public var detailView: DetailView = .statistics
+    /// The sample of the batch and the channel the heat maps show, as requested with `{` `}`
+    /// and `[` `]`.
+    public var featureSample = 0
+    public var featureChannel = 0
+    /// Colours the terminal shows: 0 without colour, 8 or 16, or 256.
+    public var colorCount = 256
 
     public init(
         selectedLayer: Int? = nil, helpVisible: Bool = false, chartStyle: ChartStyle = .braille
@@ -78,8 +88,16 @@ public func handleKey(_ key: KeyEvent, state: UIState, snapshot: SessionSnapshot
         return KeyOutcome(state: next, quit: true)
     }
     if next.helpVisible {
-        if key == .character("?") || key == .escape {
+        switch key {
+        case .character("?"), .escape:
             next.helpVisible = false
+            next.helpScroll = 0
+        case .character("j"), .down:
+            next.helpScroll = min(next.helpScroll + 1, HelpOverlay.contentLines - 1)
+        case .character("k"), .up:
+            next.helpScroll = max(next.helpScroll - 1, 0)
+        default:
+            break
         }
         return KeyOutcome(state: next)
     }
@@ -115,8 +133,49 @@ public func handleKey(_ key: KeyEvent, state: UIState, snapshot: SessionSnapshot
     case .character("?"):
         next.helpVisible = true
         return KeyOutcome(state: next)
+    case .character("\t"):
+        next.detailView = next.detailView.next
+        return KeyOutcome(state: next)
+    case .character("]"), .character("["):
+        next.featureChannel = max(0, next.featureChannel + (key == .character("]") ? 1 : -1))
+        if let maximum = channelCount(of: next.selectedLayer, in: snapshot) {
+            next.featureChannel = min(next.featureChannel, maximum - 1)
+        }
+        return KeyOutcome(
+            state: next,
+            command: .viewFeatureMap(sample: next.featureSample, channel: next.featureChannel))
+    case .character("}"), .character("{"):
+        next.featureSample = max(0, next.featureSample + (key == .character("}") ? 1 : -1))
+        next.featureSample = min(next.featureSample, max(snapshot.batchSize - 1, 0))
+        return KeyOutcome(
+            state: next,
+            command: .viewFeatureMap(sample: next.featureSample, channel: next.featureChannel))
     default:
         return KeyOutcome(state: next)
+    }
+}
+
+/// The channels of `layer`'s output, or of the input images in the input view; nil when
+/// unknown.
+private func channelCount(of layer: Int?, in snapshot: SessionSnapshot) -> Int? {
+    guard let layer, snapshot.layers.indices.contains(layer) else { return nil }
+    let shape = snapshot.layers[layer].outputShape
+    return shape.count >= 3 ? shape[0] : nil
+}
+
+/// What the detail panel below the network shows.
+public enum DetailView: Sendable, Equatable, CaseIterable {
+    /// Statistics and histogram of the selected block's output.
+    case statistics
+    /// One channel of one sample of the selected block's output as a heat map.
+    case featureMap
+    /// The same sample of the input images, so the user sees what goes in.
+    case input
+
+    /// The view that Tab moves to.
+    public var next: DetailView {
+        let all = Self.allCases
+        return all[(all.firstIndex(of: self)! + 1) % all.count]
     }
 }
 

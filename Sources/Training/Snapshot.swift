@@ -168,6 +168,17 @@ public struct SessionSnapshot: Sendable {
     public var message: String?
     /// The step whose loss became NaN or infinite, until the weights are reset.
     public var divergedAtStep: Int?
+    /// The sample of the batch and the channel that `featureMaps` and `inputMap` show, as
+    /// requested; each map records what it could take.
+    public var featureSample: Int
+    public var featureChannel: Int
+    /// Per layer, one channel of one sample of its output in the current iteration, or nil
+    /// before its forward phase has run.
+    public var featureMaps: [FeatureMap?]
+    /// The same channel and sample of the current batch's input images (layer -1).
+    public var inputMap: FeatureMap?
+    /// Channels, height and width of one input image.
+    public var inputShape: [Int] = []
 
     public init(
         modelName: String, datasetName: String, batchSize: Int, learningRate: Double,
@@ -192,6 +203,10 @@ public struct SessionSnapshot: Sendable {
         self.imagesPerSecond = 0
         self.message = nil
         self.divergedAtStep = nil
+        self.featureSample = 0
+        self.featureChannel = 0
+        self.featureMaps = Array(repeating: nil, count: layers.count)
+        self.inputMap = nil
     }
 
     /// The phase that ran last, or nil at an iteration boundary.
@@ -219,6 +234,8 @@ public enum SessionCommand: Sendable, Equatable {
     case scaleLearningRate(Double)
     /// Draws the initial weights again from the seed and clears the history.
     case resetWeights
+    /// Chooses the sample of the batch and the channel that the feature maps show.
+    case viewFeatureMap(sample: Int, channel: Int)
 }
 
 /// A running session as the UI sees it.

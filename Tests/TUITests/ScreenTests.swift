@@ -163,6 +163,18 @@ func lossSummaryOnScreen(width: Int, height: Int) {
             line(containing: binding.action, in: lines) != nil,
             "\(binding.keys) missing\(screenText(lines))")
     }
+    // The legend does not fit below the keys at 80x24: the overlay says so and scrolls.
+    #expect(line(containing: "more", in: lines) != nil, "no scroll hint\(screenText(lines))")
+    var state = UIState(selectedLayer: 1, helpVisible: true)
+    for _ in 0..<HelpOverlay.contentLines {
+        state = handleKey(.character("j"), state: state, snapshot: snapshot).state
+    }
+    let scrolled = drawScreen(snapshot, width: 80, height: 24, state: state)
+    for entry in KeyHelp.legend {
+        #expect(
+            line(containing: entry.meaning, in: scrolled) != nil,
+            "\(entry.glyph) missing after scrolling\(screenText(scrolled))")
+    }
     #expect(line(containing: "keys (? or Esc closes)", in: lines) != nil, "\(screenText(lines))")
 }
 

@@ -107,3 +107,38 @@ struct StepperTests {
         #expect(stepper.optimizer.learningRate == 1e-6)
     }
 }
+
+struct FeatureMapTests {
+    @Test func captureTakesOneChannelOfOneSample() {
+        let tensor = Tensor(shape: [2, 3, 2, 2])
+        for i in 0..<tensor.count { tensor[i] = Float(i) }
+        let map = FeatureMap(of: tensor, layer: 4, sample: 1, channel: 2)
+        #expect(map?.values == [20, 21, 22, 23])
+        #expect(map?.height == 2)
+        #expect(map?.width == 2)
+        let clamped = FeatureMap(of: tensor, layer: 4, sample: 9, channel: 9)
+        #expect(clamped?.sample == 1)
+        #expect(clamped?.channel == 2)
+    }
+
+    @Test func captureOfLogitsIsOneRow() {
+        let logits = Tensor(shape: [2, 5], values: (0..<10).map(Float.init))
+        let map = FeatureMap(of: logits, layer: 7, sample: 1, channel: 0)
+        #expect(map?.values == [5, 6, 7, 8, 9])
+        #expect(map?.height == 1)
+    }
+
+    @Test func stepperRecapturesOnViewChange() {
+        let (stepper, _) = StepperTests.makeStepper()
+        stepper.runForward()
+        let before = stepper.snapshot.featureMaps[1]
+        #expect(before != nil)
+        #expect(stepper.snapshot.inputMap != nil)
+        stepper.viewFeatureMap(sample: 2, channel: 3)
+        let after = stepper.snapshot.featureMaps[1]
+        #expect(after?.sample == 2)
+        #expect(after?.channel == 3)
+        #expect(after?.values != before?.values)
+        #expect(stepper.snapshot.inputMap?.sample == 2)
+    }
+}

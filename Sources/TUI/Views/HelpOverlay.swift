@@ -17,6 +17,9 @@ public enum KeyHelp {
         ("T", "turn every skip off, or every skip on if all are off"),
         ("+  -", "double / halve the learning rate"),
         ("r", "reset the weights from the seed"),
+        ("Tab", "switch the detail panel: statistics, map, input"),
+        ("[  ]", "previous / next channel of the feature map"),
+        ("{  }", "previous / next sample of the batch"),
         ("?  Esc", "close this help"),
         ("q", "quit"),
     ]
@@ -28,6 +31,10 @@ public enum KeyHelp {
         ("skip ● ○", "identity skip on / off"),
         ("proj ● ○", "1x1 projection skip on / off"),
         ("skip res", "gradient norm through the skip / residual path"),
+        ("cos", "cosine between the skip and the residual gradient"),
+        ("zero", "fraction of a layer's outputs that are exactly 0"),
+        ("acc", "accuracy on the current training batch"),
+        ("last now", "loss of the last finished / the running iteration"),
     ]
 }
 
@@ -43,37 +50,51 @@ public struct HintBar {
 
 /// A box in the middle of the screen that lists every key and the meaning of the glyphs.
 public struct HelpOverlay {
-    public init() {}
+    /// Rows scrolled past at the top, for screens too short to show every line.
+    public var scroll: Int
+
+    public init(scroll: Int = 0) {
+        self.scroll = scroll
+    }
 
     /// Rows the overlay needs: the border, the bindings, a blank row, the legend title and
     /// the legend.
     public static var preferredHeight: Int {
-        KeyHelp.bindings.count + KeyHelp.legend.count + 4
+        contentLines + 2
     }
 
     public func draw(in screen: Rect, on buffer: inout CellBuffer) {
-        let width = min(64, screen.width - 2)
+        let width = min(72, screen.width - 2)
         let height = min(Self.preferredHeight, screen.height - 2)
         let rect = Rect(
             x: screen.x + (screen.width - width) / 2, y: screen.y + (screen.height - height) / 2,
             width: width, height: height)
         buffer.drawBox(rect, title: "keys (? or Esc closes)", style: Theme.selectedRow)
         let inside = rect.inset(by: 1)
+        var rows: [(label: String, text: String, labelWidth: Int)] = []
+        for binding in KeyHelp.bindings {
+            rows.append((binding.keys, binding.action, 8))
+        }
+        rows.append(("", "", 0))
+        for entry in KeyHelp.legend {
+            rows.append((entry.glyph, entry.meaning, 10))
+        }
+        let maximumScroll = max(0, rows.count - inside.height)
+        let first = min(max(scroll, 0), maximumScroll)
         buffer.withClip(inside) { buffer in
-            var y = inside.y
-            for binding in KeyHelp.bindings {
+            for (offset, row) in rows.dropFirst(first).prefix(inside.height).enumerated() {
+                let y = inside.y + offset
                 buffer.put(
-                    padRight(binding.keys, to: 8), x: inside.x + 1, y: y, style: Theme.selectedRow)
-                buffer.put(binding.action, x: inside.x + 9, y: y)
-                y += 1
-            }
-            y += 1
-            for entry in KeyHelp.legend {
-                buffer.put(
-                    padRight(entry.glyph, to: 10), x: inside.x + 1, y: y, style: Theme.selectedRow)
-                buffer.put(entry.meaning, x: inside.x + 11, y: y)
-                y += 1
+                    padRight(row.label, to: row.labelWidth), x: inside.x + 1, y: y,
+                    style: Theme.selectedRow)
+                buffer.put(row.text, x: inside.x + 1 + row.labelWidth + 1, y: y)
             }
         }
+        buffer.drawScrollHint(
+            hiddenAbove: first, hiddenBelow: rows.count - first - min(inside.height, rows.count),
+            box: rect)
     }
+
+    /// Lines of the overlay's content: bindings, a blank line and the legend.
+    public static var contentLines: Int { KeyHelp.bindings.count + 1 + KeyHelp.legend.count }
 }

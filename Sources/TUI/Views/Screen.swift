@@ -98,7 +98,7 @@ public enum Screen {
             in: layout.loss, on: &buffer)
         HintBar().draw(in: layout.hints, on: &buffer)
         if state.helpVisible {
-            HelpOverlay().draw(in: buffer.bounds, on: &buffer)
+            HelpOverlay(scroll: state.helpScroll).draw(in: buffer.bounds, on: &buffer)
         }
     }
 

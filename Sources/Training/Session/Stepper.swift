@@ -60,6 +60,7 @@ public final class Stepper: @unchecked Sendable {
             modelName: model.config.name, datasetName: data.name, batchSize: model.batchSize,
             learningRate: optimizer.learningRate, threads: pool.threadCount,
             layers: model.layerInfos, phases: phases)
+        snapshot.inputShape = Array(model.images.shape.dropFirst())
     }
 
     public var atIterationBoundary: Bool { snapshot.nextPhase == 0 }
@@ -81,12 +82,19 @@ public final class Stepper: @unchecked Sendable {
             applyPendingSkips()
             iterationNanoseconds = 0
             snapshot.epoch = data.nextBatch(images: model.images, labels: &model.labels)
+            snapshot.inputMap = FeatureMap(
+                of: model.images, layer: -1, sample: snapshot.featureSample,
+                channel: snapshot.featureChannel)
+            snapshot.featureMaps = Array(repeating: nil, count: model.layerCount)
             snapshot.activations = Array(repeating: nil, count: model.layerCount)
             snapshot.gradients = Array(repeating: nil, count: model.layerCount)
             snapshot.currentLoss = nil
         case .forward(let layer):
             model.forward(layer: layer, training: true, pool: pool)
             snapshot.activations[layer] = ActivationStats(of: model.output(ofLayer: layer))
+            snapshot.featureMaps[layer] = FeatureMap(
+                of: model.output(ofLayer: layer), layer: layer, sample: snapshot.featureSample,
+                channel: snapshot.featureChannel)
         case .loss:
             let result = model.loss()
             snapshot.currentLoss = result.loss
@@ -134,6 +142,23 @@ public final class Stepper: @unchecked Sendable {
         }
     }
 
+    /// Chooses the sample and channel of the feature maps, and takes them again from the
+    /// tensors of the current iteration, so the view changes without running a phase.
+    public func viewFeatureMap(sample: Int, channel: Int) {
+        snapshot.featureSample = min(max(sample, 0), model.batchSize - 1)
+        snapshot.featureChannel = max(channel, 0)
+        if snapshot.inputMap != nil {
+            snapshot.inputMap = FeatureMap(
+                of: model.images, layer: -1, sample: snapshot.featureSample,
+                channel: snapshot.featureChannel)
+        }
+        for layer in snapshot.featureMaps.indices where snapshot.featureMaps[layer] != nil {
+            snapshot.featureMaps[layer] = FeatureMap(
+                of: model.output(ofLayer: layer), layer: layer, sample: snapshot.featureSample,
+                channel: snapshot.featureChannel)
+        }
+    }
+
     /// Multiplies the learning rate by `factor`, keeping it within 1e-6...10.
     public func scaleLearningRate(by factor: Double) {
         optimizer.learningRate = min(10, max(1e-6, optimizer.learningRate * factor))
@@ -153,6 +178,8 @@ public final class Stepper: @unchecked Sendable {
         snapshot.history.removeAll()
         snapshot.activations = Array(repeating: nil, count: model.layerCount)
         snapshot.gradients = Array(repeating: nil, count: model.layerCount)
+        snapshot.featureMaps = Array(repeating: nil, count: model.layerCount)
+        snapshot.inputMap = nil
         snapshot.currentLoss = nil
         snapshot.divergedAtStep = nil
         snapshot.isRunning = false

@@ -92,6 +92,8 @@ public final class TrainingSession: SessionControl, @unchecked Sendable {
             stepper.scaleLearningRate(by: factor)
         case .resetWeights:
             stepper.resetWeights()
+        case .viewFeatureMap(let sample, let channel):
+            stepper.viewFeatureMap(sample: sample, channel: channel)
         }
     }
 }
