@@ -75,6 +75,10 @@ public struct GradientFlow: Sendable, Equatable {
     public var cosine: Double
     /// Norm of the gradient of all the layer's weights together.
     public var weight: Double
+    /// Whether the block's skip was on when this gradient was computed. A toggle shows in
+    /// `LayerInfo.skipEnabled` at once but changes the computation only from the next
+    /// iteration, so views label these numbers with this value.
+    public var skipActive = true
 
     public init(skip: Double, residual: Double, input: Double, cosine: Double, weight: Double) {
         self.skip = skip

@@ -70,8 +70,18 @@ func headerShowsSettingsAndSpeed(width: Int, height: Int) {
 func hintBarOnLastRow(width: Int, height: Int) {
     let lines = drawScreen(Fixtures.backwardThroughLayer1(), width: width, height: height)
     #expect(
-        lines[height - 1].hasPrefix(String(KeyHelp.hintBar.prefix(width))),
+        lines[height - 1].hasPrefix(KeyHelp.hintBar(width: width)),
         "last row: \(lines[height - 1])")
+}
+
+@Test(arguments: [40, 60, 80, 200])
+func hintBarKeepsHelpAndQuit(width: Int) {
+    let bar = KeyHelp.hintBar(width: width)
+    #expect(bar.count <= width, "\(bar)")
+    #expect(bar.hasSuffix("? help  q quit"), "\(bar)")
+    if width >= 200 {
+        #expect(bar.contains("Tab view"), "\(bar)")
+    }
 }
 
 @Test(arguments: screenSizes)
@@ -136,6 +146,19 @@ func lossSummaryOnScreen(width: Int, height: Int) {
     #expect(line(containing: "Terminal too small: 40×12", in: lines) != nil, "\(screenText(lines))")
     #expect(line(containing: "at least 60×16", in: lines) != nil, "\(screenText(lines))")
     #expect(line(containing: "network", in: lines) == nil, "no panels below the minimum")
+    #expect(line(containing: "q to quit", in: lines) != nil, "\(screenText(lines))")
+}
+
+@Test(arguments: [(20, 5), (12, 3), (1, 1)])
+func tinyScreenStillNamesSizes(width: Int, height: Int) {
+    let lines = drawScreen(Fixtures.backwardThroughLayer1(), width: width, height: height)
+    #expect(lines.count == height)
+    #expect(lines.allSatisfy { $0.count == width })
+    let text = lines.joined(separator: " ")
+    if width >= 12 {
+        #expect(text.contains("\(width)×\(height)"), "\(screenText(lines))")
+        #expect(text.contains("60×16"), "\(screenText(lines))")
+    }
 }
 
 @Test func minimumScreenDrawsPanels() {

@@ -75,8 +75,8 @@ struct StepperTests {
         #expect(stepper.snapshot.isRunning == false)
         #expect(stepper.snapshot.divergedAtStep == 2)
         let message = stepper.snapshot.message ?? ""
-        #expect(message.contains("step 2"), "message: \(message)")
-        #expect(message.contains("nan"), "message: \(message)")
+        #expect(message.contains("iteration 2"), "message: \(message)")
+        #expect(message.contains("NaN"), "message: \(message)")
         #expect(stepper.snapshot.iteration == 1, "a diverged step was recorded")
         #expect(Self.weights(of: stepper) == before, "NaN reached the weights")
         #expect(before.allSatisfy { $0.allSatisfy { $0.isFinite } })
@@ -93,6 +93,20 @@ struct StepperTests {
         #expect(stepper.snapshot.iteration == 0)
         #expect(stepper.snapshot.history.isEmpty)
         #expect(stepper.model.parameters.allSatisfy { $0.momentumBuffer.norm() == 0 })
+    }
+
+    @Test func skipToggleWaitsForNextIteration() {
+        let (stepper, _) = Self.makeStepper()
+        let block = ResNet.firstBlockLayer
+        stepper.runForward()
+        stepper.toggleSkip(layer: block)
+        #expect(stepper.snapshot.layers[block].skipEnabled == false, "request shows at once")
+        stepper.finishIteration()
+        #expect(stepper.snapshot.gradients[block]?.skipActive == true, "ran with the skip on")
+        #expect((stepper.snapshot.gradients[block]?.skip ?? 0) > 0)
+        stepper.finishIteration()
+        #expect(stepper.snapshot.gradients[block]?.skipActive == false)
+        #expect(stepper.snapshot.gradients[block]?.skip == 0)
     }
 
     @Test func learningRateScalesAndClamps() {

@@ -94,7 +94,7 @@ public struct DetailPanel {
             let stats =
                 snapshot.activations.indices.contains(index) ? snapshot.activations[index] : nil
             let flow = snapshot.gradients.indices.contains(index) ? snapshot.gradients[index] : nil
-            buffer.put(gradientText(flow, skipEnabled: layer.skipEnabled), x: x, y: inside.maxY - 1)
+            buffer.put(gradientText(flow), x: x, y: inside.maxY - 1)
             guard let stats else {
                 buffer.put(
                     "output: not computed yet in this iteration", x: x, y: y, style: Theme.note)
@@ -133,9 +133,9 @@ public struct DetailPanel {
         return parts.joined(separator: " · ")
     }
 
-    private func gradientText(_ flow: GradientFlow?, skipEnabled: Bool) -> String {
+    private func gradientText(_ flow: GradientFlow?) -> String {
         guard let flow else { return "gradient: not reached by the backward pass yet" }
-        let skip = skipEnabled ? Format.scientific(flow.skip) : "off"
+        let skip = flow.skipActive ? Format.scientific(flow.skip) : "off"
         return "grad  input \(Format.scientific(flow.input))  skip \(skip)  residual "
             + "\(Format.scientific(flow.residual))  cos \(String(format: "%.2f", flow.cosine))"
             + "  weights \(Format.scientific(flow.weight))"

@@ -29,7 +29,7 @@ public struct GradientPanel {
         for block in blocks {
             guard let flow = gradient(of: block) else { continue }
             norms.append(flow.residual)
-            if snapshot.layers[block].skipEnabled { norms.append(flow.skip) }
+            if flow.skipActive { norms.append(flow.skip) }
         }
         return LogScale(values: norms)
     }
@@ -110,7 +110,7 @@ public struct GradientPanel {
             buffer.put("not reached yet", x: start, y: rect.y, style: Theme.note)
             return
         }
-        let skip: Double? = layer.skipEnabled ? flow.skip : nil
+        let skip: Double? = flow.skipActive ? flow.skip : nil
         if rowsPerBlock == 2 {
             drawPath(
                 "skip", norm: skip, scale: scale, barWidth: barWidth, x: start, y: rect.y,

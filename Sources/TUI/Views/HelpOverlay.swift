@@ -1,8 +1,29 @@
 /// The key bindings: a one-line summary for the bottom row and the full list for the help
 /// overlay, kept in one file so the two cannot disagree.
 public enum KeyHelp {
-    public static let hintBar =
-        " n/→ next  s step  f/b fwd/bwd  space run  t/T skip  +/- lr  ? help  q quit"
+    /// The bottom row's key hints, most useful first. `? help` and `q quit` come last but
+    /// are kept when the row is too narrow for every hint.
+    public static let hints = [
+        "n/→ next", "s step", "f/b fwd/bwd", "space run", "t/T skip", "+/- lr", "Tab view",
+    ]
+    public static let essentialHints = ["? help", "q quit"]
+
+    /// The hint row for the full width.
+    public static var hintBar: String { hintBar(width: Int.max) }
+
+    /// The hint row for a screen `width` columns wide: the essential hints always, and as
+    /// many of the others, in order, as fit before them.
+    public static func hintBar(width: Int) -> String {
+        let separator = "  "
+        let tail = essentialHints.joined(separator: separator)
+        var chosen: [String] = []
+        var used = 1 + tail.count
+        for hint in hints where used + hint.count + separator.count <= width {
+            chosen.append(hint)
+            used += hint.count + separator.count
+        }
+        return " " + (chosen + essentialHints).joined(separator: separator)
+    }
 
     /// Key and description, one binding per line.
     public static let bindings: [(keys: String, action: String)] = [
@@ -44,7 +65,9 @@ public struct HintBar {
 
     public func draw(in rect: Rect, on buffer: inout CellBuffer) {
         buffer.fill(rect, style: Theme.bar)
-        buffer.put(KeyHelp.hintBar, x: rect.x, y: rect.y, style: Theme.bar, maxWidth: rect.width)
+        buffer.put(
+            KeyHelp.hintBar(width: rect.width), x: rect.x, y: rect.y, style: Theme.bar,
+            maxWidth: rect.width)
     }
 }
 

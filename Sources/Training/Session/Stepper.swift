@@ -105,12 +105,15 @@ public final class Stepper: @unchecked Sendable {
                 abandonIteration = true
                 snapshot.isRunning = false
                 snapshot.divergedAtStep = snapshot.iteration + 1
+                let value = result.loss.isNaN ? "NaN" : (result.loss > 0 ? "+Inf" : "-Inf")
                 snapshot.message =
-                    "loss is \(result.loss) at step \(snapshot.iteration + 1), training paused. "
+                    "loss is \(value) in iteration \(snapshot.iteration + 1), training paused. "
                     + "Press - to halve the learning rate or r to reset the weights."
             }
         case .backward(let layer):
-            snapshot.gradients[layer] = model.backward(layer: layer, pool: pool)
+            var flow = model.backward(layer: layer, pool: pool)
+            flow.skipActive = model.skipEnabled(layer: layer)
+            snapshot.gradients[layer] = flow
         case .update:
             model.update(
                 learningRate: Float(optimizer.learningRate), momentum: Float(optimizer.momentum),
@@ -202,7 +205,12 @@ public final class Stepper: @unchecked Sendable {
         guard model.blockIndex(ofLayer: layer) != nil else { return }
         pendingSkips[layer] = enabled
         snapshot.layers[layer].skipEnabled = enabled
-        if atIterationBoundary { applyPendingSkips() }
+        if atIterationBoundary {
+            applyPendingSkips()
+        } else {
+            snapshot.message =
+                "skip changes apply when the next iteration starts; this one keeps its network"
+        }
     }
 
     public func toggleSkip(layer: Int) {
