@@ -120,6 +120,8 @@ public func handleKey(_ key: KeyEvent, state: UIState, snapshot: SessionSnapshot
         return KeyOutcome(state: next, command: .toggleSkip(layer: selected))
     case .character("T"):
         return KeyOutcome(state: next, command: .toggleAllSkips)
+    case .character("c"):
+        return KeyOutcome(state: next, command: .toggleCompare)
     case .character("f"):
         return KeyOutcome(state: next, command: .runForward)
     case .character("b"):

@@ -140,6 +140,29 @@ public struct FeatureMap: Sendable, Equatable {
     }
 }
 
+/// The second model of compare mode: a copy started from the same weights and fed the same
+/// batches, with every block's skip the opposite of the first model's at the start.
+public struct ComparisonSnapshot: Sendable, Equatable {
+    /// Per layer, the skip setting of the copy.
+    public var skipEnabled: [Bool]
+    public var gradients: [GradientFlow?]
+    public var history: [StepRecord]
+    public var currentLoss: Double?
+    /// A short name for the copy, such as "skips off".
+    public var label: String
+
+    public init(
+        skipEnabled: [Bool], gradients: [GradientFlow?], history: [StepRecord],
+        currentLoss: Double?, label: String
+    ) {
+        self.skipEnabled = skipEnabled
+        self.gradients = gradients
+        self.history = history
+        self.currentLoss = currentLoss
+        self.label = label
+    }
+}
+
 /// The session's state after a phase.
 public struct SessionSnapshot: Sendable {
     public var modelName: String
@@ -183,6 +206,8 @@ public struct SessionSnapshot: Sendable {
     public var inputMap: FeatureMap?
     /// Channels, height and width of one input image.
     public var inputShape: [Int] = []
+    /// The second model while compare mode is on, else nil.
+    public var comparison: ComparisonSnapshot?
 
     public init(
         modelName: String, datasetName: String, batchSize: Int, learningRate: Double,
@@ -240,6 +265,8 @@ public enum SessionCommand: Sendable, Equatable {
     case resetWeights
     /// Chooses the sample of the batch and the channel that the feature maps show.
     case viewFeatureMap(sample: Int, channel: Int)
+    /// Turns compare mode on or off.
+    case toggleCompare
 }
 
 /// A running session as the UI sees it.

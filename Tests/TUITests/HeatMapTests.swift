@@ -92,3 +92,26 @@ func gradientMap(layer: Int = 2) -> FeatureMap {
     let text = drawScreen(snapshot, width: 120, height: 40, state: state).joined(separator: "\n")
     #expect(text.contains("input: not computed yet"), "\(text)")
 }
+
+@Test func comparisonShowsBothModels() {
+    var snapshot = Fixtures.backwardThroughLayer1()
+    var otherGradients = snapshot.gradients
+    otherGradients[3] = GradientFlow(skip: 0, residual: 0.5, input: 0.75, cosine: 0, weight: 0.1)
+    snapshot.comparison = ComparisonSnapshot(
+        skipEnabled: snapshot.layers.map { _ in false }, gradients: otherGradients,
+        history: [StepRecord(iteration: 1, loss: 2.5, accuracy: 0.25)], currentLoss: nil,
+        label: "skips off")
+    snapshot.history = [StepRecord(iteration: 1, loss: 2.25, accuracy: 0.5)]
+    let lines = drawScreen(snapshot, width: 120, height: 40)
+    let text = lines.joined(separator: "\n")
+    #expect(text.contains("A vs B (skips off)"), "\(text)")
+    #expect(text.contains("7.5e-01"), "B's input norm for layer3.0\n\(text)")
+    #expect(text.contains("B ┄ 2.500"), "\(text)")
+    #expect(text.contains("A ─ 2.250"), "\(text)")
+}
+
+@Test func compareKeySendsCommand() {
+    let snapshot = Fixtures.backwardThroughLayer1()
+    let outcome = handleKey(.character("c"), state: UIState(snapshot: snapshot), snapshot: snapshot)
+    #expect(outcome.command == .toggleCompare)
+}

@@ -109,6 +109,46 @@ struct StepperTests {
         #expect(stepper.snapshot.gradients[block]?.skip == 0)
     }
 
+    @Test func compareModeStepsCopyInLockstep() throws {
+        let (stepper, _) = Self.makeStepper(seed: 4)
+        let initial = Self.weights(of: stepper)
+        stepper.finishIteration()
+        stepper.setComparing(true)
+        let twin = try #require(stepper.twin)
+        #expect(Self.weights(of: stepper) == initial, "A restarts from the seed")
+        #expect(Self.weights(of: twin) == initial, "B starts from the same weights")
+        let blocks = stepper.snapshot.layers.indices.filter {
+            stepper.snapshot.layers[$0].kind == .block
+        }
+        for layer in blocks {
+            #expect(twin.model.skipEnabled(layer: layer) == false, "B's skip at \(layer)")
+        }
+        #expect(stepper.snapshot.comparison?.label == "skips off")
+
+        stepper.runForward()
+        #expect(twin.model.images.toArray() == stepper.model.images.toArray(), "same batch")
+        #expect(twin.model.labels == stepper.model.labels)
+        stepper.finishIteration()
+        stepper.finishIteration()
+        let comparison = try #require(stepper.snapshot.comparison)
+        #expect(comparison.history.count == 2)
+        #expect(stepper.snapshot.history.count == 2)
+        #expect(comparison.gradients.allSatisfy { $0 != nil })
+
+        // B must match a plain model trained alone from the same seed on the same batches.
+        let (plain, _) = Self.makeStepper(seed: 4)
+        for layer in blocks { plain.setSkip(layer: layer, enabled: false) }
+        plain.finishIteration()
+        plain.finishIteration()
+        #expect(comparison.history.map(\.loss) == plain.snapshot.history.map(\.loss))
+        #expect(Self.weights(of: twin) == Self.weights(of: plain))
+        #expect(comparison.history[1].loss != stepper.snapshot.history[1].loss)
+
+        stepper.setComparing(false)
+        #expect(stepper.twin == nil)
+        #expect(stepper.snapshot.comparison == nil)
+    }
+
     @Test func learningRateScalesAndClamps() {
         let (stepper, _) = Self.makeStepper()
         let start = stepper.optimizer.learningRate

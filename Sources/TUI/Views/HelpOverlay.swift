@@ -4,7 +4,8 @@ public enum KeyHelp {
     /// The bottom row's key hints, most useful first. `? help` and `q quit` come last but
     /// are kept when the row is too narrow for every hint.
     public static let hints = [
-        "n/→ next", "s step", "f/b fwd/bwd", "space run", "t/T skip", "+/- lr", "Tab view",
+        "n/→ next", "s step", "f/b fwd/bwd", "space run", "t/T skip", "c compare", "+/- lr",
+        "Tab view",
     ]
     public static let essentialHints = ["? help", "q quit"]
 
@@ -38,6 +39,7 @@ public enum KeyHelp {
         ("T", "turn every skip off, or every skip on if all are off"),
         ("+  -", "double / halve the learning rate"),
         ("r", "reset the weights from the seed"),
+        ("c", "compare: restart beside a copy with the skips flipped"),
         ("Tab", "switch the detail panel: statistics, map, input"),
         ("[  ]", "previous / next channel of the feature map"),
         ("{  }", "previous / next sample of the batch"),

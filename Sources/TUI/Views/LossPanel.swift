@@ -25,6 +25,17 @@ public struct LossPanel {
     }
 
     private func drawSummary(rect: Rect, on buffer: inout CellBuffer) {
+        if let comparison = snapshot.comparison {
+            func summary(_ history: [StepRecord]) -> String {
+                guard let latest = history.last else { return "–" }
+                return "\(Format.statistic(latest.loss)) acc \(Format.percent(latest.accuracy))"
+            }
+            let text =
+                "A ─ \(summary(snapshot.history))  B ┄ \(summary(comparison.history)) "
+                + "(\(comparison.label))"
+            buffer.put(text, x: rect.x, y: rect.y, style: Theme.selectedRow)
+            return
+        }
         var text: String
         if let latest = snapshot.history.last {
             text = "last \(Format.statistic(latest.loss))  acc \(Format.percent(latest.accuracy))"
@@ -39,7 +50,8 @@ public struct LossPanel {
 
     private func drawChart(rect: Rect, on buffer: inout CellBuffer) {
         let history = snapshot.history
-        let finite = history.map(\.loss).filter(\.isFinite)
+        let otherHistory = snapshot.comparison?.history ?? []
+        let finite = (history + otherHistory).map(\.loss).filter(\.isFinite)
         guard var low = finite.min(), var high = finite.max(), rect.height > 0 else {
             if rect.height > 0 {
                 buffer.put("press s to run an iteration", x: rect.x, y: rect.y, style: Theme.note)
@@ -64,19 +76,34 @@ public struct LossPanel {
             x: rect.x + labelWidth, y: rect.y, width: rect.width - labelWidth,
             height: rect.height)
         guard !plot.isEmpty else { return }
-        let chart = LineChart.lines(
+        var cells = LineChart.cells(
             values: history.map(\.loss), width: plot.width, height: plot.height, low: low,
             high: high, style: chartStyle)
+        if snapshot.comparison != nil, !otherHistory.isEmpty {
+            // Both series span the full width. Lockstep gives them the same iterations
+            // unless one diverged, which skips its record.
+            let other = LineChart.cells(
+                values: otherHistory.map(\.loss), width: plot.width, height: plot.height,
+                low: low, high: high, style: chartStyle, dotted: true)
+            for row in cells.indices {
+                for column in cells[row].indices { cells[row][column] |= other[row][column] }
+            }
+        }
+        let chart = LineChart.render(cells, style: chartStyle)
         for (row, line) in chart.enumerated() {
             buffer.put(line, x: plot.x, y: plot.y + row, style: Theme.chart)
         }
 
         // The x axis under the chart: the first and last iteration in the history.
         let axisY = rect.maxY
-        let first = "iter \(history[0].iteration)"
-        let last = "iter \(history[history.count - 1].iteration)"
+        let axisHistory = history.isEmpty ? otherHistory : history
+        guard let firstRecord = axisHistory.first, let lastRecord = axisHistory.last else {
+            return
+        }
+        let first = "iter \(firstRecord.iteration)"
+        let last = "iter \(lastRecord.iteration)"
         buffer.put(first, x: plot.x, y: axisY, style: Theme.note)
-        if history.count > 1 && plot.width >= first.count + last.count + 1 {
+        if axisHistory.count > 1 && plot.width >= first.count + last.count + 1 {
             buffer.putRightAligned(last, maxX: plot.maxX, y: axisY, style: Theme.note)
         }
     }
@@ -151,6 +178,25 @@ public enum LineChart {
         values: [Double], width: Int, height: Int, low: Double, high: Double,
         style: ChartStyle
     ) -> [String] {
+        render(
+            cells(values: values, width: width, height: height, low: low, high: high, style: style),
+            style: style)
+    }
+
+    /// Turns dot bits from `cells` (one array per row) into text.
+    public static func render(_ cells: [[UInt32]], style: ChartStyle) -> [String] {
+        cells.map { row in
+            String(String.UnicodeScalarView(row.map { style.glyph(bits: $0) }))
+        }
+    }
+
+    /// The dots of the chart that `lines` draws, one bit set per dot, so two charts can be
+    /// merged with `|`. A `dotted` line sets only every other dot column, which tells it
+    /// apart from a solid one without colour.
+    public static func cells(
+        values: [Double], width: Int, height: Int, low: Double, high: Double,
+        style: ChartStyle, dotted: Bool = false
+    ) -> [[UInt32]] {
         guard width > 0, height > 0 else { return [] }
         let (dotsAcross, dotsDown) = style.dotsPerCell
         let dotRows = height * dotsDown
@@ -163,6 +209,7 @@ public enum LineChart {
                 previousRow = nil
                 continue
             }
+            if dotted && column % 2 == 1 { continue }
             let fraction = high > low ? (value - low) / (high - low) : 0.5
             let row = Int(((1 - min(max(fraction, 0), 1)) * Double(dotRows - 1)).rounded())
             // A vertical run of dots from the previous column's row keeps steep parts of the
@@ -171,11 +218,9 @@ public enum LineChart {
                 cells[dotRow / dotsDown][column / dotsAcross] |= style.dotBit(
                     x: column % dotsAcross, y: dotRow % dotsDown)
             }
-            previousRow = row
+            previousRow = dotted ? nil : row
         }
-        return cells.map { row in
-            String(String.UnicodeScalarView(row.map { style.glyph(bits: $0) }))
-        }
+        return cells
     }
 
     /// Returns one value per dot column, nil where nothing is drawn. More values than columns

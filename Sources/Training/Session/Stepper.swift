@@ -65,9 +65,74 @@ public final class Stepper: @unchecked Sendable {
 
     public var atIterationBoundary: Bool { snapshot.nextPhase == 0 }
 
-    /// Runs the next phase and returns it.
+    /// The second model of compare mode, stepped in lockstep with this one.
+    public private(set) var twin: Stepper?
+
+    /// Runs the next phase and returns it. In compare mode the copy then runs the same
+    /// phase on the same batch.
     @discardableResult
     public func advance() -> Phase {
+        let index = snapshot.nextPhase
+        let phase = advanceOwnPhase()
+        guard let twin else { return phase }
+        if twin.snapshot.nextPhase == index {
+            twin.advanceOwnPhase()
+        }
+        // A diverged loss ends an iteration early on either side; the other side then drops
+        // the rest of its iteration too, so both start the next batch together.
+        if atIterationBoundary && !twin.atIterationBoundary {
+            twin.abandonIteration()
+        }
+        snapshot.comparison = twin.comparisonSnapshot()
+        return phase
+    }
+
+    /// Turns compare mode on or off. Turning it on restarts this model from its seed and
+    /// builds a copy with the same initial weights and every block's skip the opposite of
+    /// this model's, so both runs start from the same point.
+    public func setComparing(_ on: Bool) {
+        guard on else {
+            twin = nil
+            snapshot.comparison = nil
+            snapshot.message = "compare mode off"
+            return
+        }
+        resetWeights()
+        let copy = ResNet(config: model.config, batchSize: model.batchSize)
+        var generator = SeededGenerator(seed: seed)
+        copy.initialize(using: &generator)
+        let other = Stepper(
+            model: copy, data: MirroredBatchSource(of: model, name: data.name), pool: pool,
+            optimizer: optimizer, seed: seed)
+        let blocks = snapshot.layers.indices.filter { snapshot.layers[$0].kind == .block }
+        for layer in blocks {
+            other.setSkip(layer: layer, enabled: !snapshot.layers[layer].skipEnabled)
+        }
+        let allOn = blocks.allSatisfy { snapshot.layers[$0].skipEnabled }
+        let allOff = blocks.allSatisfy { !snapshot.layers[$0].skipEnabled }
+        other.label = allOn ? "skips off" : allOff ? "skips on" : "skips flipped"
+        twin = other
+        snapshot.comparison = other.comparisonSnapshot()
+        snapshot.message =
+            "compare mode: both models restarted from seed \(seed); B has \(other.label)"
+    }
+
+    /// Name of this model's skip setting when it is the copy in compare mode.
+    private var label = ""
+
+    private func comparisonSnapshot() -> ComparisonSnapshot {
+        ComparisonSnapshot(
+            skipEnabled: snapshot.layers.map(\.skipEnabled), gradients: snapshot.gradients,
+            history: snapshot.history, currentLoss: snapshot.currentLoss, label: label)
+    }
+
+    /// Drops the rest of the current iteration without updating the weights.
+    private func abandonIteration() {
+        snapshot.nextPhase = 0
+    }
+
+    @discardableResult
+    private func advanceOwnPhase() -> Phase {
         let phase = snapshot.phases[snapshot.nextPhase]
         var abandonIteration = false
         let start = DispatchTime.now().uptimeNanoseconds
@@ -164,6 +229,7 @@ public final class Stepper: @unchecked Sendable {
 
     /// Multiplies the learning rate by `factor`, keeping it within 1e-6...10.
     public func scaleLearningRate(by factor: Double) {
+        twin?.scaleLearningRate(by: factor)
         optimizer.learningRate = min(10, max(1e-6, optimizer.learningRate * factor))
         snapshot.learningRate = optimizer.learningRate
         snapshot.message = nil
@@ -173,6 +239,7 @@ public final class Stepper: @unchecked Sendable {
     /// batch-norm running statistics and the loss history, and starts a new iteration. The
     /// data order and the skip settings stay as they are.
     public func resetWeights() {
+        twin?.resetWeights()
         var generator = SeededGenerator(seed: seed)
         model.initialize(using: &generator)
         applyPendingSkips()
@@ -187,6 +254,7 @@ public final class Stepper: @unchecked Sendable {
         snapshot.divergedAtStep = nil
         snapshot.isRunning = false
         snapshot.message = "weights reset from seed \(seed)"
+        snapshot.comparison = twin?.comparisonSnapshot()
     }
 
     /// Runs phases up to and including the update of the current iteration.
@@ -240,5 +308,23 @@ public final class Stepper: @unchecked Sendable {
             StepRecord(
                 iteration: snapshot.iteration, loss: snapshot.currentLoss ?? .nan,
                 accuracy: Double(correct) / Double(model.batchSize)))
+    }
+}
+
+/// Feeds compare mode's copy the batch that the first model loaded last, so both models see
+/// the same images in the same order.
+final class MirroredBatchSource: BatchSource, @unchecked Sendable {
+    let name: String
+    private let source: ResNet
+
+    init(of source: ResNet, name: String) {
+        self.source = source
+        self.name = name
+    }
+
+    func nextBatch(images: Tensor, labels: inout [Int32]) -> Int {
+        images.copy(from: source.images)
+        labels = source.labels
+        return 0
     }
 }

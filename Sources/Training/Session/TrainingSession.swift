@@ -92,6 +92,9 @@ public final class TrainingSession: SessionControl, @unchecked Sendable {
             stepper.scaleLearningRate(by: factor)
         case .resetWeights:
             stepper.resetWeights()
+        case .toggleCompare:
+            stepper.setRunning(false)
+            stepper.setComparing(stepper.twin == nil)
         case .viewFeatureMap(let sample, let channel):
             stepper.viewFeatureMap(sample: sample, channel: channel)
         }
