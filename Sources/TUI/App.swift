@@ -16,9 +16,16 @@ public final class AppController {
         self.state.colorCount = colorCount
     }
 
+    /// Size of the last frame drawn, which mouse clicks are mapped against.
+    private var screenSize = (width: 0, height: 0)
+
     /// Applies one key and sends its command to the session. Returns false when the key
     /// requests to quit.
     public func handle(_ key: KeyEvent) -> Bool {
+        if case .click(let x, let y) = key {
+            selectBlock(atX: x, y: y)
+            return true
+        }
         let outcome = handleKey(key, state: state, snapshot: session.snapshot)
         state = outcome.state
         if let command = outcome.command {
@@ -27,8 +34,25 @@ public final class AppController {
         return !outcome.quit
     }
 
+    /// Selects the block whose row in the network panel was clicked; a click anywhere else,
+    /// or while the help is open, does nothing.
+    private func selectBlock(atX x: Int, y: Int) {
+        let snapshot = session.snapshot
+        guard !state.helpVisible,
+            let layout = Screen.layout(
+                width: screenSize.width, height: screenSize.height, snapshot: snapshot),
+            layout.network.contains(x: x, y: y)
+        else { return }
+        let panel = NetworkPanel(snapshot: snapshot, state: state)
+        guard let layer = panel.layer(atRow: y, in: layout.network),
+            snapshot.layers[layer].kind == .block
+        else { return }
+        state.selectedLayer = layer
+    }
+
     /// Draws the session's latest snapshot into `buffer`.
     public func render(into buffer: inout CellBuffer) {
+        screenSize = (buffer.width, buffer.height)
         Screen.draw(snapshot: session.snapshot, state: state, into: &buffer)
     }
 }

@@ -62,6 +62,8 @@ final class CursesDriver {
     // (ncurses 6 curses.h: A_REVERSE is bit 10, A_BOLD bit 13).
     private static let reverseAttribute = attr_t(1) << 18
     private static let boldAttribute = attr_t(1) << 21
+    private static let buttonPressed = mmask_t(0o2)
+    private static let buttonClicked = mmask_t(0o4)
 
     /// Sets the terminal up for the UI.
     ///
@@ -106,6 +108,11 @@ final class CursesDriver {
         // apart on a local terminal and short enough that Esc feels immediate.
         set_escdelay(25)
         curs_set(0)
+        // Button 1 pressed and clicked (curses.h: NCURSES_MOUSE_MASK(1, 2) and (1, 4)). A
+        // press is reported too because some terminals never send a click event. endwin
+        // turns mouse reporting off again.
+        mousemask(Self.buttonPressed | Self.buttonClicked, nil)
+        mouseinterval(0)
 
         hasColors = color && has_colors()
         if hasColors {
@@ -162,6 +169,12 @@ final class CursesDriver {
         case KEY_DOWN: return .down
         case KEY_LEFT: return .left
         case KEY_RIGHT: return .right
+        case KEY_MOUSE:
+            var event = MEVENT()
+            guard getmouse(&event) == OK,
+                event.bstate & (Self.buttonPressed | Self.buttonClicked) != 0
+            else { return nil }
+            return .click(x: Int(event.x), y: Int(event.y))
         case KEY_RESIZE:
             // ncurses has already resized its windows when it reports KEY_RESIZE, but only
             // the standard screen: our window is resized here to the new terminal size.

@@ -10,6 +10,8 @@ public enum KeyEvent: Sendable, Equatable {
     case escape
     /// The terminal changed size; the driver has already read the new size.
     case resize
+    /// A left mouse click at a screen cell, column `x` and row `y` from the top left.
+    case click(x: Int, y: Int)
 }
 
 /// UI state that the snapshot does not contain: the selection and the help overlay.

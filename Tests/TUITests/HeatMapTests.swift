@@ -115,3 +115,21 @@ func gradientMap(layer: Int = 2) -> FeatureMap {
     let outcome = handleKey(.character("c"), state: UIState(snapshot: snapshot), snapshot: snapshot)
     #expect(outcome.command == .toggleCompare)
 }
+
+@Test func clickOnBlockRowSelectsIt() throws {
+    let snapshot = Fixtures.backwardThroughLayer1()
+    let controller = AppController(session: RecordingSession(snapshot: snapshot))
+    var buffer = CellBuffer(width: 120, height: 40)
+    controller.render(into: &buffer)
+    let lines = buffer.lines()
+    let row = try #require(lines.firstIndex { $0.contains("layer3.0") && $0.contains("proj") })
+    #expect(controller.handle(.click(x: 5, y: row)))
+    #expect(controller.state.selectedLayer == 3)
+    // The stem row is not a block, so a click there keeps the selection.
+    let stemRow = try #require(lines.firstIndex { $0.contains("conv1") })
+    _ = controller.handle(.click(x: 5, y: stemRow))
+    #expect(controller.state.selectedLayer == 3)
+    // A click outside the network panel changes nothing.
+    _ = controller.handle(.click(x: 119, y: 39))
+    #expect(controller.state.selectedLayer == 3)
+}

@@ -99,4 +99,23 @@ struct SteppingTests {
         }
         #expect(screen.contains { $0.contains("EXIT=0") }, "\(screen.joined(separator: "\n"))")
     }
+
+    /// A left click on a block's row selects it, as the terminal reports the click in the
+    /// SGR mouse format that xterm-256color's terminfo entry names.
+    @Test func mouseClickSelectsBlock() throws {
+        let tmux = try Tmux(width: 120, height: 40)
+        try tmux.type("\(Tmux.binary) --model resnet20 --threads 2; echo \"EXIT=$?\"")
+        var screen = try tmux.waitFor(text: "network")
+        let row = try #require(screen.firstIndex { $0.contains("layer2.1") && $0.contains("skip") })
+        // SGR coordinates count from 1: press and release of button 1 at column 10.
+        try tmux.run(
+            "send-keys", "-t", "main", "-l", "\u{1B}[<0;10;\(row + 1)M\u{1B}[<0;10;\(row + 1)m")
+        screen = try tmux.waitFor { $0.contains { $0.contains("▸ layer2.1") } }
+        #expect(screen.contains { $0.contains("▸ layer2.1") }, "\(screen.joined(separator: "\n"))")
+        try tmux.keys("q")
+        screen = try tmux.waitFor {
+            $0.contains { $0.range(of: "EXIT=[0-9]", options: .regularExpression) != nil }
+        }
+        #expect(screen.contains { $0.contains("EXIT=0") }, "\(screen.joined(separator: "\n"))")
+    }
 }
