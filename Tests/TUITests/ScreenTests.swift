@@ -20,7 +20,7 @@ func drawPanel(
     return buffer.lines()
 }
 
-let screenSizes = [(80, 24), (120, 40)]
+let screenSizes = [(80, 24), (120, 40), (160, 50)]
 
 @Test(arguments: screenSizes)
 func screenLinesMatchBufferSize(width: Int, height: Int) {
