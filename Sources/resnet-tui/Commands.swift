@@ -75,10 +75,21 @@ func runCommand(_ arguments: [String]) throws {
             return
         }
         try runTrain(parsed)
+    case "bench-frames":
+        let parsed = try ParsedArguments(
+            rest, specs: commonFlags + [FlagSpec(name: "frames", takesValue: true, help: "")])
+        if parsed.has("help") {
+            print(
+                "Usage: resnet-tui bench-frames [--model M] [--frames N]\n"
+                    + "Times drawing one UI frame into the cell buffer at 80x24, 120x40 and "
+                    + "200x60.")
+            return
+        }
+        try runFrameBenchmark(parsed)
     case "help":
         print(usage, terminator: "")
     default:
-        let commands = ["train", "help"]
+        let commands = ["train", "bench-frames", "help"]
         let closest = commands.min { editDistance($0, command) < editDistance($1, command) }!
         throw UsageError(description: "unknown command '\(command)'; did you mean '\(closest)'?")
     }
