@@ -106,7 +106,7 @@ func gradientMap(layer: Int = 2) -> FeatureMap {
     let text = lines.joined(separator: "\n")
     #expect(text.contains("A vs B (skips off)"), "\(text)")
     #expect(text.contains("7.5e-01"), "B's input norm for layer3.0\n\(text)")
-    #expect(text.contains("B ┄ 2.500"), "\(text)")
+    #expect(text.contains("B ┄ 2.500 (25.0%)"), "\(text)")
     #expect(text.contains("A ─ 2.250"), "\(text)")
 }
 

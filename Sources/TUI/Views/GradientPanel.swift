@@ -107,7 +107,8 @@ public struct GradientPanel {
     private func barWidth(rowsPerBlock: Int, nameWidth: Int, width: Int) -> Int {
         let paths = rowsPerBlock == 2 ? 1 : 2
         let width =
-            rowsPerBlock == 2 && width - nameWidth - 13 >= 10 + Self.weightColumnWidth
+            rowsPerBlock == 2 && snapshot.comparison == nil
+                && width - nameWidth - 13 >= 10 + Self.weightColumnWidth
             ? width - Self.weightColumnWidth : width
         return max(0, (width - nameWidth - paths * 13 - (paths - 1)) / paths)
     }

@@ -46,11 +46,9 @@ public struct LossPanel {
         if let comparison = snapshot.comparison {
             func summary(_ history: [StepRecord]) -> String {
                 guard let latest = history.last else { return "–" }
-                return "\(Format.statistic(latest.loss)) acc \(Format.percent(latest.accuracy))"
+                return "\(Format.statistic(latest.loss)) (\(Format.percent(latest.accuracy)))"
             }
-            let text =
-                "A ─ \(summary(snapshot.history))  B ┄ \(summary(comparison.history)) "
-                + "(\(comparison.label))"
+            let text = "A ─ \(summary(snapshot.history))  B ┄ \(summary(comparison.history))"
             buffer.put(text, x: rect.x, y: rect.y, style: Theme.selectedRow)
             return
         }
