@@ -24,7 +24,7 @@ public struct LossPanel {
         }
     }
 
-    /// An exponential moving average whose span grows with the history (about a twentieth
+    /// Returns an exponential moving average whose span grows with the history (about a twentieth
     /// of it, at least 1 step), so the curve stays readable from 10 to 10,000 steps. A
     /// non-finite value is passed through and restarts the average after it.
     public static func smoothed(_ values: [Double]) -> [Double] {
@@ -93,8 +93,8 @@ public struct LossPanel {
             height: rect.height)
         guard !plot.isEmpty else { return }
         let comparing = snapshot.comparison != nil
-        // Alone, the raw loss is dotted under its smoothed curve; in compare mode A's and B's
-        // smoothed curves are solid and dotted, and the raw values are left out.
+        // Alone, the raw loss is dotted under its smoothed curve. In compare mode, A's and
+        // B's smoothed curves are solid and dotted, and the raw values are left out.
         var cells = LineChart.cells(
             values: Self.smoothed(history.map(\.loss)), width: plot.width,
             height: plot.height, low: low, high: high, style: chartStyle)
@@ -137,7 +137,7 @@ public struct LossPanel {
     }
 }
 
-/// How line charts are drawn: braille patterns (2x4 dots per cell), half blocks (1x2 per
+/// The character set of line charts: braille patterns (2x4 dots per cell), half blocks (1x2 per
 /// cell) for fonts without braille, or `*` characters for terminals without Unicode.
 public enum ChartStyle: String, Sendable, CaseIterable {
     case braille
@@ -153,8 +153,8 @@ public enum ChartStyle: String, Sendable, CaseIterable {
         }
     }
 
-    /// The character for a cell whose dots are set in `bits`, numbered as `dotBit` numbers
-    /// them.
+    /// Returns the character for a cell whose dots are set in `bits`, numbered as `dotBit`
+    /// numbers them.
     func glyph(bits: UInt32) -> Unicode.Scalar {
         switch self {
         case .braille:
@@ -166,9 +166,9 @@ public enum ChartStyle: String, Sendable, CaseIterable {
         }
     }
 
-    /// Bit of the dot in column `x` and row `y` (top down) of a cell. For braille these are
-    /// the bits of the Unicode braille block (U+2800 + bits); for blocks, bit 0 is the upper
-    /// half and bit 1 the lower.
+    /// Returns the bit of the dot in column `x` and row `y` (top down) of a cell. For braille
+    /// these are the bits of the Unicode braille block (U+2800 + bits). For blocks, bit 0 is
+    /// the upper half and bit 1 the lower.
     func dotBit(x: Int, y: Int) -> UInt32 {
         switch self {
         case .braille: return BrailleChart.dotBits[x][y]
