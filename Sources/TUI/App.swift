@@ -116,7 +116,7 @@ public enum App {
     }
 }
 
-/// How the UI draws: with or without colour, and which characters the charts use.
+/// Display settings of the UI: colour on or off, and the characters the charts use.
 public struct DisplayOptions: Sendable, Equatable {
     /// False for monochrome: set by `--no-color` or a non-empty `NO_COLOR`.
     public var color: Bool
@@ -127,7 +127,7 @@ public struct DisplayOptions: Sendable, Equatable {
         self.chartStyle = chartStyle
     }
 
-    /// Reads `NO_COLOR`: any non-empty value turns colour off, as https://no-color.org asks.
+    /// Reads `NO_COLOR`: any non-empty value turns colour off, following https://no-color.org.
     public static func colorAllowed(environment: [String: String]) -> Bool {
         (environment["NO_COLOR"] ?? "").isEmpty
     }

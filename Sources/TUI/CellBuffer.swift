@@ -27,7 +27,7 @@ public struct PaletteColor: RawRepresentable, Hashable, Sendable {
     public static let cyan = PaletteColor(rawValue: 6)
     public static let white = PaletteColor(rawValue: 7)
 
-    /// The colour-cube entry with red, green and blue levels from 0 to 5.
+    /// Returns the colour-cube entry with red, green and blue levels from 0 to 5.
     public static func cube(red: Int, green: Int, blue: Int) -> PaletteColor {
         let level = { (value: Int) in min(max(value, 0), 5) }
         return PaletteColor(rawValue: Int16(16 + 36 * level(red) + 6 * level(green) + level(blue)))

@@ -22,7 +22,7 @@ public struct UIState: Sendable, Equatable {
     /// Lines of the help overlay scrolled past, changed with j/k or the arrows.
     public var helpScroll = 0
     public var chartStyle: ChartStyle
-    /// What the detail panel shows; Tab cycles through the cases.
+    /// The detail panel's content, which Tab cycles through.
     public var detailView: DetailView = .statistics
     /// The sample of the batch and the channel the heat maps show, as requested with `{` `}`
     /// and `[` `]`.
@@ -159,15 +159,14 @@ public func handleKey(_ key: KeyEvent, state: UIState, snapshot: SessionSnapshot
     }
 }
 
-/// The channels of `layer`'s output, or of the input images in the input view; nil when
-/// unknown.
+/// Returns the channel count of `layer`'s output, or nil when it is unknown.
 private func channelCount(of layer: Int?, in snapshot: SessionSnapshot) -> Int? {
     guard let layer, snapshot.layers.indices.contains(layer) else { return nil }
     let shape = snapshot.layers[layer].outputShape
     return shape.count >= 3 ? shape[0] : nil
 }
 
-/// What the detail panel below the network shows.
+/// Content of the detail panel below the network.
 public enum DetailView: Sendable, Equatable, CaseIterable {
     /// Statistics and histogram of the selected block's output.
     case statistics

@@ -153,7 +153,7 @@ struct StepperTests {
     func updateRatioMatchesWeightChange(momentum: Double) throws {
         let (stepper, _) = Self.makeStepper()
         stepper.optimizer.momentum = momentum
-        // Two iterations, so the momentum buffer holds more than one gradient.
+        // Two iterations, so the momentum buffer contains more than one gradient.
         stepper.finishIteration()
         stepper.runBackward()
         let layer = ResNet.firstBlockLayer

@@ -12,7 +12,7 @@ public enum KeyHelp {
     /// The hint row for the full width.
     public static var hintBar: String { hintBar(width: Int.max) }
 
-    /// The hint row for a screen `width` columns wide: the essential hints always, and as
+    /// Returns the hint row for a screen `width` columns wide: the essential hints always, and as
     /// many of the others, in order, as fit before them.
     public static func hintBar(width: Int) -> String {
         let separator = "  "

@@ -219,7 +219,7 @@ public enum LineChart {
     }
 
     /// The dots of the chart that `lines` draws, one bit set per dot, so two charts can be
-    /// merged with `|`. A `dotted` line sets only every other dot column, which tells it
+    /// merged with `|`. A `dotted` line sets only every other dot column, which sets it
     /// apart from a solid one without colour.
     public static func cells(
         values: [Double], width: Int, height: Int, low: Double, high: Double,

@@ -47,7 +47,7 @@ public struct NetworkPanel {
             hiddenAbove: first, hiddenBelow: snapshot.layers.count - last, box: rect)
     }
 
-    /// The layer drawn at screen row `y` when the panel fills `rect`, or nil for the border,
+    /// Returns the layer drawn at screen row `y` when the panel fills `rect`, or nil for the border,
     /// the header and empty rows.
     public func layer(atRow y: Int, in rect: Rect) -> Int? {
         let inside = rect.inset(by: 1)

@@ -43,7 +43,7 @@ extension FeatureMap {
     /// Copies one channel of one sample out of an NCHW `tensor`. A rank-2 tensor (N, C),
     /// such as the pooled features or the logits, becomes a one-row map of its C values.
     /// `sample` and `channel` are clamped to the tensor's size, so the map's own `sample`
-    /// and `channel` say what was taken. Returns nil for an empty tensor or another rank.
+    /// and `channel` record what was taken. Returns nil for an empty tensor or another rank.
     public init?(of tensor: Tensor, layer: Int, sample: Int, channel: Int) {
         let shape = tensor.shape
         guard shape.allSatisfy({ $0 > 0 }) else { return nil }

@@ -78,7 +78,7 @@ public final class Stepper: @unchecked Sendable {
         if twin.snapshot.nextPhase == index {
             twin.advanceOwnPhase()
         }
-        // A diverged loss ends an iteration early on either side; the other side then drops
+        // A diverged loss ends an iteration early on either side. The other side then drops
         // the rest of its iteration too, so both start the next batch together.
         if atIterationBoundary && !twin.atIterationBoundary {
             twin.abandonIteration()
@@ -110,7 +110,13 @@ public final class Stepper: @unchecked Sendable {
         }
         let allOn = blocks.allSatisfy { snapshot.layers[$0].skipEnabled }
         let allOff = blocks.allSatisfy { !snapshot.layers[$0].skipEnabled }
-        other.label = allOn ? "skips off" : allOff ? "skips on" : "skips flipped"
+        if allOn {
+            other.label = "skips off"
+        } else if allOff {
+            other.label = "skips on"
+        } else {
+            other.label = "skips flipped"
+        }
         twin = other
         snapshot.comparison = other.comparisonSnapshot()
         snapshot.message =
