@@ -155,6 +155,16 @@ struct RobustnessTests {
         try Self.expectSameTerminal(before: before, after: after, tmux)
     }
 
+    @Test func standardOutputClosed() throws {
+        let tmux = try Tmux(width: 100, height: 30)
+        let (before, after) = try Self.start(tmux, arguments: "--model resnet8 >&-")
+        let screen = try Self.exitLine(tmux)
+        let text = screen.joined(separator: "\n")
+        #expect(text.contains("EXIT=1"), "\(text)")
+        #expect(text.contains("resnet-tui train"), "\(text)")
+        try Self.expectSameTerminal(before: before, after: after, tmux)
+    }
+
     @Test func standardInputNotTerminal() throws {
         let output = try Tmux.spawn(["sh", "-c", "echo | \(Tmux.binary); echo EXIT=$?"])
         #expect(output.contains("EXIT=1"), "\(output)")
