@@ -1,39 +1,161 @@
 import Engine
 
-/// The shape of a CIFAR-style ResNet (He et al. 2015, section 4.2): a 3x3 stem, three stages
-/// of n basic blocks with widths w, 2w, 4w (the later stages start with stride 2), global
-/// average pooling and a linear classifier, 6n + 2 layers with weights in all.
+/// A ResNet and the images it reads: the model spec, the input shape of one sample and the
+/// number of classes.
 public struct ResNetConfig: Sendable, Equatable {
-    public var depth: Int
-    public var baseWidth: Int
+    public var spec: ModelSpec
     public var inputChannels: Int
     public var inputHeight: Int
     public var inputWidth: Int
     public var classCount: Int
-    public var batchNorm: Bool
 
     public init(
-        depth: Int = 20, baseWidth: Int = 16, inputChannels: Int = 1, inputHeight: Int = 28,
-        inputWidth: Int = 28, classCount: Int = 10, batchNorm: Bool = true
+        spec: ModelSpec, inputChannels: Int, inputHeight: Int, inputWidth: Int, classCount: Int
     ) {
-        self.depth = depth
-        self.baseWidth = baseWidth
+        self.spec = spec
         self.inputChannels = inputChannels
         self.inputHeight = inputHeight
         self.inputWidth = inputWidth
         self.classCount = classCount
-        self.batchNorm = batchNorm
     }
 
-    /// Blocks per stage, n in 6n + 2; nil when the depth has no such form.
+    /// A CIFAR-style ResNet (He et al. 2015, section 4.2): a 3x3 stem, three stages of n
+    /// basic blocks with widths w, 2w, 4w (the later stages start with stride 2), global
+    /// average pooling and a linear classifier, 6n + 2 layers with weights in all. A depth
+    /// without that form gives a config whose `blocksPerStage` is nil.
+    public init(
+        depth: Int = 20, baseWidth: Int = 16, inputChannels: Int = 1, inputHeight: Int = 28,
+        inputWidth: Int = 28, classCount: Int = 10, batchNorm: Bool = true
+    ) {
+        let spec =
+            ModelSpec.cifar(depth: depth, baseWidth: baseWidth, batchNorm: batchNorm)
+            ?? ModelSpec(
+                name: "resnet\(depth)", family: .cifar, blockKind: .basic, stageBlocks: [],
+                baseWidth: baseWidth, batchNorm: batchNorm)
+        self.init(
+            spec: spec, inputChannels: inputChannels, inputHeight: inputHeight,
+            inputWidth: inputWidth, classCount: classCount)
+    }
+
+    public var depth: Int { spec.depth }
+    public var baseWidth: Int { spec.baseWidth }
+    public var batchNorm: Bool { spec.batchNorm }
+
+    /// Blocks per stage of a CIFAR-style model, n in 6n + 2; nil for other models.
     public var blocksPerStage: Int? {
-        depth >= 8 && (depth - 2) % 6 == 0 ? (depth - 2) / 6 : nil
+        spec.family == .cifar && !spec.stageBlocks.isEmpty ? spec.stageBlocks[0] : nil
     }
 
-    public var name: String { "resnet\(depth)" }
+    /// The model name with its options, such as `plain20 --no-bn`.
+    public var name: String { spec.displayName }
 }
 
-/// A CIFAR-style ResNet laid out as the stepper walks it: stem, blocks, pool, classifier.
+/// The stem convolution of a model, and the max pool after it in the ImageNet family.
+public struct StemPlan: Sendable, Equatable {
+    public var convolution: ConvGeometry
+    /// Whether a 3x3, stride 2, padding 1 max pool follows the convolution's ReLU.
+    public var hasMaxPool: Bool
+    /// Output of the stem for one sample: channels, height, width.
+    public var outputShape: [Int] {
+        let c = convolution
+        guard hasMaxPool else { return [c.outChannels, c.outHeight, c.outWidth] }
+        let height = MaxPool2d.outputSize(
+            inputSize: c.outHeight, kernelSize: 3, stride: 2, padding: 1)
+        let width = MaxPool2d.outputSize(
+            inputSize: c.outWidth, kernelSize: 3, stride: 2, padding: 1)
+        return [c.outChannels, height, width]
+    }
+}
+
+/// One residual block of a model: its torchvision name, input shape and stride, and the
+/// channels of its convolutions.
+public struct BlockPlan: Sendable, Equatable {
+    public var name: String
+    public var kind: BlockKind
+    public var inChannels: Int
+    /// Channels of the 3x3 convolutions (torchvision's `planes`).
+    public var width: Int
+    public var inHeight: Int
+    public var inWidth: Int
+    public var stride: Int
+
+    public var outChannels: Int { width * kind.expansion }
+
+    /// The residual path's convolutions in order, for a batch of `batch` images.
+    public func convolutions(batch: Int) -> [ConvGeometry] {
+        switch kind {
+        case .basic:
+            let first = ConvGeometry(
+                batch: batch, inChannels: inChannels, outChannels: width, inHeight: inHeight,
+                inWidth: inWidth, kernelSize: 3, stride: stride, padding: 1)
+            let second = ConvGeometry(
+                batch: batch, inChannels: width, outChannels: width, inHeight: first.outHeight,
+                inWidth: first.outWidth, kernelSize: 3, stride: 1, padding: 1)
+            return [first, second]
+        case .bottleneck:
+            let reduce = ConvGeometry(
+                batch: batch, inChannels: inChannels, outChannels: width, inHeight: inHeight,
+                inWidth: inWidth, kernelSize: 1, stride: 1, padding: 0)
+            let spatial = ConvGeometry(
+                batch: batch, inChannels: width, outChannels: width, inHeight: inHeight,
+                inWidth: inWidth, kernelSize: 3, stride: stride, padding: 1)
+            let expand = ConvGeometry(
+                batch: batch, inChannels: width, outChannels: outChannels,
+                inHeight: spatial.outHeight, inWidth: spatial.outWidth, kernelSize: 1,
+                stride: 1, padding: 0)
+            return [reduce, spatial, expand]
+        }
+    }
+
+    public var hasProjection: Bool { stride != 1 || inChannels != outChannels }
+
+    /// The 1x1 projection shortcut, when the block has one.
+    public func projection(batch: Int) -> ConvGeometry? {
+        guard hasProjection else { return nil }
+        return ConvGeometry(
+            batch: batch, inChannels: inChannels, outChannels: outChannels, inHeight: inHeight,
+            inWidth: inWidth, kernelSize: 1, stride: stride, padding: 0)
+    }
+}
+
+extension ResNetConfig {
+    /// The stem for a batch of `batch` images.
+    public func stemPlan(batch: Int) -> StemPlan {
+        let imagenet = spec.family == .imagenet
+        let convolution = ConvGeometry(
+            batch: batch, inChannels: inputChannels, outChannels: spec.baseWidth,
+            inHeight: inputHeight, inWidth: inputWidth, kernelSize: imagenet ? 7 : 3,
+            stride: imagenet ? 2 : 1, padding: imagenet ? 3 : 1)
+        return StemPlan(convolution: convolution, hasMaxPool: imagenet)
+    }
+
+    /// Every block in order. Stage s (from 0) has width baseWidth * 2^s; its first block has
+    /// stride 2 except in stage 0, as in torchvision.
+    public var blockPlans: [BlockPlan] {
+        let stem = stemPlan(batch: 1).outputShape
+        var (channels, height, width) = (stem[0], stem[1], stem[2])
+        var plans: [BlockPlan] = []
+        for (stage, count) in spec.stageBlocks.enumerated() {
+            for index in 0..<count {
+                let plan = BlockPlan(
+                    name: "layer\(stage + 1).\(index)", kind: spec.blockKind,
+                    inChannels: channels, width: spec.baseWidth << stage, inHeight: height,
+                    inWidth: width, stride: stage > 0 && index == 0 ? 2 : 1)
+                let last = plan.convolutions(batch: 1).last!
+                (channels, height, width) = (last.outChannels, last.outHeight, last.outWidth)
+                plans.append(plan)
+            }
+        }
+        return plans
+    }
+
+    /// Channels that reach the classifier.
+    public var featureChannels: Int {
+        (spec.baseWidth << (spec.stageBlocks.count - 1)) * spec.blockKind.expansion
+    }
+}
+
+/// A ResNet laid out as the stepper walks it: stem, blocks, pool, classifier.
 /// Layer indices run over that list; `forward(layer:)` and `backward(layer:)` compute one
 /// entry each, reading the tensors that the neighbouring entries wrote.
 public final class ResNet: @unchecked Sendable {
@@ -41,10 +163,16 @@ public final class ResNet: @unchecked Sendable {
     public let batchSize: Int
 
     let stem: ConvNorm
-    /// relu(stem output) [N, w, H, W].
+    let stemPlan: StemPlan
+    /// relu(stem convolution unit's output) [N, w, H', W'], the max pool's input; the same
+    /// tensor as `stemOutput` without a max pool.
+    let stemActivation: Tensor
+    /// The stem's output, after the max pool if there is one.
     let stemOutput: Tensor
-    public let blocks: [BasicBlock]
-    /// Pooled features [N, 4w].
+    /// Position of each max-pool output's maximum in its input plane, for backward.
+    var maxPoolIndices: [Int32]
+    public let blocks: [ResidualBlock]
+    /// Pooled features [N, featureChannels].
     let pooled: Tensor
     /// Classifier weight [classes, 4w] and bias [classes], torchvision's `fc`.
     let fcWeight: Parameter
@@ -61,56 +189,61 @@ public final class ResNet: @unchecked Sendable {
     let gradPooled: Tensor
     /// dL/d(last block's output) [N, 4w, h, w].
     let gradFeatures: Tensor
-    /// dL/d(stem output) after the block stack, then masked by the stem ReLU.
+    /// dL/d(stemActivation) as the max pool's backward pass writes it.
+    let gradStemActivation: Tensor
+    /// dL/d(stem convolution unit's output): the gradient masked by the stem ReLU.
     let gradStemMasked: Tensor
 
     /// Layer names in stepper order, matching `LayerInfo.name`.
     public let layerNames: [String]
 
     public init(config: ResNetConfig, batchSize: Int) {
-        guard let n = config.blocksPerStage else {
-            preconditionFailure("depth \(config.depth) is not 6n + 2 with n >= 1")
-        }
+        precondition(!config.spec.stageBlocks.isEmpty, "model \(config.spec.name) has no blocks")
         self.config = config
         self.batchSize = batchSize
-        let w = config.baseWidth
-        let (h, wd) = (config.inputHeight, config.inputWidth)
+        stemPlan = config.stemPlan(batch: batchSize)
+        let stemGeometry = stemPlan.convolution
         stem = ConvNorm(
-            prefix: "conv1", normName: "bn1",
-            geometry: ConvGeometry(
-                batch: batchSize, inChannels: config.inputChannels, outChannels: w,
-                inHeight: h, inWidth: wd, kernelSize: 3, stride: 1, padding: 1),
+            prefix: "conv1", normName: "bn1", geometry: stemGeometry,
             batchNorm: config.batchNorm)
-        stemOutput = Tensor(shape: [batchSize, w, h, wd])
+        stemActivation = Tensor(shape: stemGeometry.outputShape)
+        stemOutput =
+            stemPlan.hasMaxPool ? Tensor(shape: [batchSize] + stemPlan.outputShape) : stemActivation
+        maxPoolIndices = Array(repeating: 0, count: stemPlan.hasMaxPool ? stemOutput.count : 0)
 
-        var blocks: [BasicBlock] = []
-        var (channels, height, width) = (w, h, wd)
-        for stage in 0..<3 {
-            let stageWidth = w << stage
-            for index in 0..<n {
-                let stride = (stage > 0 && index == 0) ? 2 : 1
-                let block = BasicBlock(
-                    name: "layer\(stage + 1).\(index)", batch: batchSize, inChannels: channels,
-                    outChannels: stageWidth, height: height, width: width, stride: stride,
-                    batchNorm: config.batchNorm)
-                blocks.append(block)
-                channels = stageWidth
-                height = block.output.shape[2]
-                width = block.output.shape[3]
+        blocks = config.blockPlans.enumerated().map { index, plan in
+            let block: ResidualBlock
+            switch plan.kind {
+            case .basic:
+                block = BasicBlock(
+                    name: plan.name, batch: batchSize, inChannels: plan.inChannels,
+                    outChannels: plan.width, height: plan.inHeight, width: plan.inWidth,
+                    stride: plan.stride, batchNorm: config.batchNorm)
+            case .bottleneck:
+                block = BottleneckBlock(
+                    name: plan.name, batch: batchSize, inChannels: plan.inChannels,
+                    width: plan.width, height: plan.inHeight, inputWidth: plan.inWidth,
+                    stride: plan.stride, batchNorm: config.batchNorm)
             }
+            block.skipEnabled = config.spec.skipEnabled(block: index)
+            return block
         }
-        self.blocks = blocks
+        let features = blocks[blocks.count - 1].output.shape
+        let channels = features[1]
         pooled = Tensor(shape: [batchSize, channels])
         fcWeight = Parameter(name: "fc.weight", shape: [config.classCount, channels])
         fcBias = Parameter(name: "fc.bias", shape: [config.classCount])
         logits = Tensor(shape: [batchSize, config.classCount])
         probabilities = Tensor(shape: [batchSize, config.classCount])
-        images = Tensor(shape: [batchSize, config.inputChannels, h, wd])
+        images = Tensor(
+            shape: [batchSize, config.inputChannels, config.inputHeight, config.inputWidth])
         labels = Array(repeating: 0, count: batchSize)
         gradLogits = Tensor(shape: logits.shape)
         gradPooled = Tensor(shape: pooled.shape)
-        gradFeatures = Tensor(shape: [batchSize, channels, height, width])
-        gradStemMasked = Tensor(shape: stemOutput.shape)
+        gradFeatures = Tensor(shape: features)
+        gradStemActivation =
+            stemPlan.hasMaxPool ? Tensor(shape: stemActivation.shape) : Tensor(shape: [0])
+        gradStemMasked = Tensor(shape: stemActivation.shape)
         layerNames = ["stem"] + blocks.map(\.name) + ["avgpool", "fc"]
     }
 
@@ -146,10 +279,14 @@ public final class ResNet: @unchecked Sendable {
 
     /// Draws fresh weights as torchvision's ResNet does: Kaiming normal (fan_out, ReLU gain)
     /// for convolutions, batch norm weight 1 and bias 0, and PyTorch's default uniform
-    /// initialisation for the classifier. Momentum buffers are cleared.
+    /// initialisation for the classifier; with `zeroInitResidual` in the spec, each block's
+    /// residual path starts at zero. Momentum buffers are cleared and batch-norm statistics
+    /// reset.
     public func initialize<G: RandomNumberGenerator>(using generator: inout G) {
         stem.initialize(using: &generator)
-        for block in blocks { block.initialize(using: &generator) }
+        for block in blocks {
+            block.initialize(using: &generator, zeroResidual: config.spec.zeroInitResidual)
+        }
         let bound = 1 / Double(fcWeight.value.shape[1]).squareRoot()
         fillUniform(fcWeight.value, bound: bound, using: &generator)
         fillUniform(fcBias.value, bound: bound, using: &generator)
@@ -183,7 +320,12 @@ public final class ResNet: @unchecked Sendable {
         switch layer {
         case 0:
             stem.forward(input: images, training: training, pool: pool)
-            ReLU.forward(output: stemOutput, input: stem.output, pool: pool)
+            ReLU.forward(output: stemActivation, input: stem.output, pool: pool)
+            if stemPlan.hasMaxPool {
+                MaxPool2d.forward(
+                    output: stemOutput, indices: &maxPoolIndices, input: stemActivation,
+                    pool: pool)
+            }
         case layerCount - 2:
             GlobalAvgPool.forward(output: pooled, input: input(ofLayer: layer), pool: pool)
         case layerCount - 1:
@@ -218,9 +360,16 @@ public final class ResNet: @unchecked Sendable {
             GlobalAvgPool.backward(gradInput: gradFeatures, gradOutput: gradPooled, pool: pool)
             return flow(input: gradFeatures, parameters: [])
         case 0:
+            var gradActivation = gradient(intoOutputOf: 0)
+            if stemPlan.hasMaxPool {
+                MaxPool2d.backward(
+                    gradInput: gradStemActivation, gradOutput: gradActivation,
+                    indices: maxPoolIndices, pool: pool)
+                gradActivation = gradStemActivation
+            }
             ReLU.backward(
-                gradInput: gradStemMasked, gradOutput: gradient(intoOutputOf: 0),
-                output: stemOutput, pool: pool)
+                gradInput: gradStemMasked, gradOutput: gradActivation, output: stemActivation,
+                pool: pool)
             stem.backward(gradInput: nil, gradOutput: gradStemMasked, input: images, pool: pool)
             return flow(input: nil, parameters: stem.parameters)
         default:
