@@ -174,6 +174,10 @@ extension ResNet {
         for tensor in file.tensors where !expectedNames.contains(tensor.name) {
             problems.append("unexpected \(tensor.name)")
         }
+        if !problems.isEmpty, let stored = file.metadata[CheckpointKey.model] {
+            let count = "\(problems.count) tensors differ"
+            problems.insert("it was saved from \(stored) (\(count))", at: 0)
+        }
         guard problems.isEmpty else {
             throw .mismatch(path: path, model: config.name, problems: problems)
         }
