@@ -3,6 +3,7 @@ import Training
 /// Flags that choose and change the model, shared by every command that builds one.
 let modelFlags = [
     FlagSpec(name: "width", takesValue: true, help: ""),
+    FlagSpec(name: "blocks", takesValue: true, help: ""),
     FlagSpec(name: "no-bn", takesValue: false, help: ""),
     FlagSpec(name: "no-skip", takesValue: false, help: ""),
     FlagSpec(name: "skip-off", takesValue: true, help: ""),
@@ -21,6 +22,8 @@ let modelUsage = """
                         resnet18/34/50/101/152 (ImageNet layout: 7x7/2 stem, max pool)
       --width W         base width: channels of the stem and the first stage
                         (default 16 for the CIFAR layout, 64 for the ImageNet layout)
+      --blocks LIST     blocks per stage instead of the name's layout, such as 1,1,1,1
+                        with resnet50 for a bottleneck network of 4 blocks
       --no-bn           no batch norm; every convolution gets a bias instead
       --no-skip         turn every skip connection off
       --skip-off LIST   turn the skips of these blocks off, numbered from 1: 1,4,7
@@ -40,7 +43,7 @@ func parseModelSpec(_ parsed: ParsedArguments) throws -> ModelSpec {
     do {
         return try ModelSpec.parse(
             name: parsed.string("model", default: "resnet20"), width: width,
-            batchNorm: !parsed.has("no-bn"), noSkip: parsed.has("no-skip"),
+            blocks: parsed.values["blocks"], batchNorm: !parsed.has("no-bn"), noSkip: parsed.has("no-skip"),
             skipOff: parsed.values["skip-off"],
             zeroInitResidual: parsed.has("zero-init-residual"))
     } catch {

@@ -31,6 +31,7 @@ enum CheckpointKey {
     static let format = "format"
     static let model = "model"
     static let width = "width"
+    static let blocks = "blocks"
     static let batchNorm = "batch_norm"
     static let skipOff = "skip_off"
     static let zeroInitResidual = "zero_init_residual"
@@ -46,6 +47,7 @@ extension ResNetConfig {
             CheckpointKey.format: "pt",
             CheckpointKey.model: spec.name,
             CheckpointKey.width: String(spec.baseWidth),
+            CheckpointKey.blocks: spec.stageBlocks.map(String.init).joined(separator: ","),
             CheckpointKey.batchNorm: String(spec.batchNorm),
             CheckpointKey.skipOff: spec.skipOff.sorted().map(String.init).joined(separator: ","),
             CheckpointKey.zeroInitResidual: String(spec.zeroInitResidual),
@@ -71,7 +73,8 @@ extension ResNetConfig {
         let spec: ModelSpec
         do {
             spec = try ModelSpec.parse(
-                name: name, width: width, batchNorm: batchNorm,
+                name: name, width: width, blocks: metadata[CheckpointKey.blocks],
+                batchNorm: batchNorm,
                 skipOff: metadata[CheckpointKey.skipOff].flatMap { $0.isEmpty ? nil : $0 },
                 zeroInitResidual: zeroInit)
         } catch {

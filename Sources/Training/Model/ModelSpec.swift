@@ -19,14 +19,14 @@ public enum ModelFamily: String, Sendable {
     case imagenet
 }
 
-/// A model chosen by name and options, as `--model`, `--width`, `--no-bn`, `--no-skip`,
-/// `--skip-off` and `--zero-init-residual` set it. Checkpoints store it in their metadata.
+/// A model chosen by name and options, as `--model`, `--width`, `--blocks`, `--no-bn`,
+/// `--no-skip`, `--skip-off` and `--zero-init-residual` set it. Checkpoints store it in their metadata.
 public struct ModelSpec: Sendable, Equatable {
     /// The name given, such as `resnet20`, `plain56` or `resnet50`.
     public var name: String
     public var family: ModelFamily
     public var blockKind: BlockKind
-    /// Blocks per stage.
+    /// Blocks per stage: the name's layout unless `--blocks` sets it.
     public var stageBlocks: [Int]
     /// Channels of the stem and of the first stage's 3x3 convolutions: 16 for the CIFAR
     /// family and 64 for the ImageNet family unless `--width` sets it.
@@ -83,6 +83,9 @@ public struct ModelSpec: Sendable, Equatable {
         var parts = [name]
         let defaultWidth = family == .cifar ? 16 : 64
         if baseWidth != defaultWidth { parts.append("--width \(baseWidth)") }
+        if let standard = try? Self.parseName(name), standard.stageBlocks != stageBlocks {
+            parts.append("--blocks " + stageBlocks.map(String.init).joined(separator: ","))
+        }
         if !batchNorm { parts.append("--no-bn") }
         let plainName = name.hasPrefix("plain")
         if !plainName && !skipOff.isEmpty {
@@ -124,12 +127,18 @@ extension ModelSpec {
     ///   - name: `resnetD` or `plainD` with D in 8, 14, 20, 32, 44, 56, 110, or `resnetD`
     ///     with D in 18, 34, 50, 101, 152.
     ///   - width: base width, or nil for the family's default (16 or 64).
+    ///   - blocks: blocks per stage, comma-separated, such as `1,1,1,1` for a bottleneck
+    ///     network of 4 blocks; nil keeps the name's layout.
     ///   - skipOff: comma-separated block numbers counted from 1, such as `1,4,7`.
     public static func parse(
-        name: String, width: Int? = nil, batchNorm: Bool = true, noSkip: Bool = false,
-        skipOff: String? = nil, zeroInitResidual: Bool = false
+        name: String, width: Int? = nil, blocks: String? = nil, batchNorm: Bool = true,
+        noSkip: Bool = false, skipOff: String? = nil, zeroInitResidual: Bool = false
     ) throws(ModelSpecError) -> ModelSpec {
         var spec = try parseName(name)
+        if let blocks {
+            spec.stageBlocks = try parseStageBlocks(blocks, stageCount: spec.stageBlocks.count)
+            if name.hasPrefix("plain") { spec.skipOff = Set(1...spec.blockCount) }
+        }
         if let width {
             guard (1...4096).contains(width) else {
                 throw ModelSpecError(
@@ -166,6 +175,23 @@ extension ModelSpec {
                 baseWidth: 64)
         }
         throw invalid
+    }
+
+    /// Parses `2,2,2,2` into blocks per stage, one count from 1 to 64 for each of the
+    /// `stageCount` stages.
+    static func parseStageBlocks(_ text: String, stageCount: Int) throws(ModelSpecError)
+        -> [Int]
+    {
+        let counts = text.split(separator: ",", omittingEmptySubsequences: false).map {
+            Int($0.trimmingCharacters(in: .whitespaces))
+        }
+        guard counts.count == stageCount, counts.allSatisfy({ $0 != nil && (1...64).contains($0!) })
+        else {
+            throw ModelSpecError(
+                description: "invalid --blocks \(text): expected \(stageCount) block counts "
+                    + "from 1 to 64, one per stage, separated by commas")
+        }
+        return counts.map { $0! }
     }
 
     /// Parses `1,4,7` into block numbers, each from 1 to `blockCount`.
