@@ -28,11 +28,11 @@ let modelUsage = """
       --no-skip         turn every skip connection off
       --skip-off LIST   turn the skips of these blocks off, numbered from 1: 1,4,7
       --zero-init-residual
-                        start each block's last batch norm weight at 0
+                        start each block's residual branch at zero: its last batch-norm
+                        weight, or without batch norm its last convolution
       --load FILE       load weights from a safetensors checkpoint; without --model the
                         model named in the checkpoint is built
       --save FILE       save a safetensors checkpoint when the command ends
-
     """
 
 /// Parses `--model` (default resnet20) and the model flags.
