@@ -38,7 +38,7 @@ let commonFlags = [
     FlagSpec(name: "threads", takesValue: true, help: ""),
     FlagSpec(name: "seed", takesValue: true, help: ""),
     FlagSpec(name: "help", takesValue: false, help: ""),
-] + modelFlags + checkpointFlags
+]
 
 func runCommand(_ arguments: [String]) throws {
     if arguments.first == "--version" {
@@ -53,7 +53,7 @@ func runCommand(_ arguments: [String]) throws {
     }
     switch command {
     case "tui":
-        let parsed = try ParsedArguments(rest, specs: commonFlags)
+        let parsed = try ParsedArguments(rest, specs: commonFlags + modelFlags + checkpointFlags)
         if parsed.has("help") {
             print(usage, terminator: "")
             return
@@ -61,7 +61,10 @@ func runCommand(_ arguments: [String]) throws {
         try runInteractive(parsed)
     case "train":
         let parsed = try ParsedArguments(
-            rest, specs: commonFlags + [FlagSpec(name: "steps", takesValue: true, help: "")])
+            rest,
+            specs: commonFlags + modelFlags + checkpointFlags + [
+                FlagSpec(name: "steps", takesValue: true, help: "")
+            ])
         if parsed.has("help") {
             print(usage, terminator: "")
             return

@@ -43,7 +43,8 @@ func parseModelSpec(_ parsed: ParsedArguments) throws -> ModelSpec {
     do {
         return try ModelSpec.parse(
             name: parsed.string("model", default: "resnet20"), width: width,
-            blocks: parsed.values["blocks"], batchNorm: !parsed.has("no-bn"), noSkip: parsed.has("no-skip"),
+            blocks: parsed.values["blocks"], batchNorm: !parsed.has("no-bn"),
+            noSkip: parsed.has("no-skip"),
             skipOff: parsed.values["skip-off"],
             zeroInitResidual: parsed.has("zero-init-residual"))
     } catch {

@@ -43,7 +43,8 @@ func runSummary(_ arguments: [String]) throws {
 /// Parses `C,H,W` into three positive sizes.
 func parseInputShape(_ text: String) throws -> [Int] {
     let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0) }
-    guard parts.count == 3, let sizes = parts as? [Int], sizes.allSatisfy({ (1...65536).contains($0) })
+    guard parts.count == 3, let sizes = parts as? [Int],
+        sizes.allSatisfy({ (1...65536).contains($0) })
     else {
         throw UsageError(
             description: "invalid value '\(text)' for --input: expected C,H,W with sizes "
@@ -66,7 +67,8 @@ func formatSummary(_ config: ResNetConfig) -> String {
         ])
     }
     let widths = header.indices.map { column in table.map { $0[column].count }.max() ?? 0 }
-    var text = "\(config.name), input \(shapeText([config.inputChannels, config.inputHeight, config.inputWidth])), "
+    var text =
+        "\(config.name), input \(shapeText([config.inputChannels, config.inputHeight, config.inputWidth])), "
         + "\(config.classCount) classes\n\n"
     for line in table {
         var cells: [String] = []

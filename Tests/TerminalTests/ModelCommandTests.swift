@@ -20,7 +20,8 @@ import Testing
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
         let directory = NSTemporaryDirectory() + "resnet-tui-run-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let outputPath = directory + "/stdout"
         let errorPath = directory + "/stderr"
@@ -36,8 +37,10 @@ import Testing
         try error.close()
         return Result(
             status: process.terminationStatus,
-            output: String(decoding: FileManager.default.contents(atPath: outputPath) ?? Data(), as: UTF8.self),
-            error: String(decoding: FileManager.default.contents(atPath: errorPath) ?? Data(), as: UTF8.self))
+            output: String(
+                decoding: FileManager.default.contents(atPath: outputPath) ?? Data(), as: UTF8.self),
+            error: String(
+                decoding: FileManager.default.contents(atPath: errorPath) ?? Data(), as: UTF8.self))
     }
 
     @Test(arguments: [
@@ -50,7 +53,10 @@ import Testing
         let lines = result.output.split(separator: "\n")
         #expect(lines.first?.hasPrefix("\(model), input 3x224x224, 1000 classes") == true)
         #expect(lines.last?.hasPrefix("total parameters: \(total) ") == true, "\(lines.last ?? "")")
-        #expect(lines.contains { $0.hasPrefix("conv1 ") && $0.contains("7x7 s2 p3") && $0.contains("64*3*7*7") })
+        #expect(
+            lines.contains {
+                $0.hasPrefix("conv1 ") && $0.contains("7x7 s2 p3") && $0.contains("64*3*7*7")
+            })
     }
 
     @Test func summaryOnSmallInputShowsShapes() throws {
@@ -72,7 +78,8 @@ import Testing
 
     @Test func savedCheckpointLoadsWithoutModelFlag() throws {
         let directory = NSTemporaryDirectory() + "resnet-tui-ckpt-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/plain8.safetensors"
         let save = try Self.run([
@@ -95,7 +102,8 @@ import Testing
 
     @Test func hostileCheckpointFailsInOneLine() throws {
         let directory = NSTemporaryDirectory() + "resnet-tui-ckpt-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/hostile.safetensors"
         // The header length claims 2^40 bytes.

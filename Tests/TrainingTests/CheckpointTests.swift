@@ -17,7 +17,9 @@ func makeModel(_ name: String = "resnet8", width: Int = 4, seed: UInt64 = 1, bat
 }
 
 /// Expects loading `file` into `model` to fail, and returns the error's message.
-func loadError(_ model: ResNet, _ file: SafetensorsFile, sourceLocation: SourceLocation = #_sourceLocation) -> String {
+func loadError(
+    _ model: ResNet, _ file: SafetensorsFile, sourceLocation: SourceLocation = #_sourceLocation
+) -> String {
     do {
         try model.load(file, path: "test.safetensors")
         Issue.record("the checkpoint loaded", sourceLocation: sourceLocation)
@@ -40,10 +42,11 @@ func stateValues(_ model: ResNet) -> [String: [Float]] {
         let model = try makeModel("resnet50", width: 2)
         let file = model.checkpoint()
         let names = file.tensors.map(\.name)
-        #expect(names.prefix(6) == [
-            "conv1.weight", "bn1.weight", "bn1.bias", "bn1.running_mean", "bn1.running_var",
-            "bn1.num_batches_tracked",
-        ])
+        #expect(
+            names.prefix(6) == [
+                "conv1.weight", "bn1.weight", "bn1.bias", "bn1.running_mean", "bn1.running_var",
+                "bn1.num_batches_tracked",
+            ])
         #expect(names.contains("layer1.0.downsample.0.weight"))
         #expect(names.contains("layer4.2.bn3.running_var"))
         #expect(names.suffix(2) == ["fc.weight", "fc.bias"])
@@ -81,7 +84,8 @@ func stateValues(_ model: ResNet) -> [String: [Float]] {
         let directory = try makeTemporaryDirectory()
         // A non-empty directory at the target path makes the final rename fail.
         let target = directory + "/model.safetensors"
-        try FileManager.default.createDirectory(atPath: target + "/inside", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: target + "/inside", withIntermediateDirectories: true)
         let model = try makeModel()
         #expect(throws: SafetensorsError.self) { try model.saveCheckpoint(to: target) }
         let entries = try FileManager.default.contentsOfDirectory(atPath: directory)
@@ -96,9 +100,11 @@ func stateValues(_ model: ResNet) -> [String: [Float]] {
         var file = model.checkpoint()
         file.tensors.removeAll { $0.name == "layer1.0.conv2.weight" }
         file.tensors.removeAll { $0.name == "fc.bias" }
-        file.tensors.append(SafetensorsTensor(name: "layer9.0.conv1.weight", shape: [1], floats: [0]))
+        file.tensors.append(
+            SafetensorsTensor(name: "layer9.0.conv1.weight", shape: [1], floats: [0]))
         let index = file.tensors.firstIndex { $0.name == "bn1.weight" }!
-        file.tensors[index] = SafetensorsTensor(name: "bn1.weight", shape: [2, 2], floats: [1, 1, 1, 1])
+        file.tensors[index] = SafetensorsTensor(
+            name: "bn1.weight", shape: [2, 2], floats: [1, 1, 1, 1])
         let before = stateValues(model)
         let message = loadError(model, file)
         #expect(message.contains("missing layer1.0.conv2.weight"))
@@ -124,7 +130,8 @@ func stateValues(_ model: ResNet) -> [String: [Float]] {
             name: weight.name, dtype: .F16, shape: weight.shape,
             bytes: Array(weight.bytes.prefix(weight.bytes.count / 2)))
         let counter = file.tensors.firstIndex { $0.name == "bn1.num_batches_tracked" }!
-        file.tensors[counter] = SafetensorsTensor(name: "bn1.num_batches_tracked", shape: [], floats: [0])
+        file.tensors[counter] = SafetensorsTensor(
+            name: "bn1.num_batches_tracked", shape: [], floats: [0])
         let message = loadError(model, file)
         #expect(message.contains("conv1.weight has dtype F16, expected F32"))
         #expect(message.contains("bn1.num_batches_tracked has dtype F32, expected I64"))
@@ -137,10 +144,14 @@ func stateValues(_ model: ResNet) -> [String: [Float]] {
             let index = file.tensors.firstIndex { $0.name == name }!
             var values = file.tensors[index].floats!
             values[values.count - 1] = name == "fc.weight" ? .infinity : .nan
-            file.tensors[index] = SafetensorsTensor(name: name, shape: file.tensors[index].shape, floats: values)
+            file.tensors[index] = SafetensorsTensor(
+                name: name, shape: file.tensors[index].shape, floats: values)
         }
         let message = loadError(model, file)
-        #expect(message == "test.safetensors: NaN or infinite values in layer1.0.bn1.running_var, fc.weight")
+        #expect(
+            message
+                == "test.safetensors: NaN or infinite values in layer1.0.bn1.running_var, fc.weight"
+        )
     }
 
     @Test func missingBatchCounterReadsAsZero() throws {
@@ -149,10 +160,13 @@ func stateValues(_ model: ResNet) -> [String: [Float]] {
         file.tensors.removeAll { $0.name.hasSuffix("num_batches_tracked") }
         let model = try makeModel(seed: 2)
         let pool = ThreadPool(threads: 1)
-        for layer in 0..<model.layerCount { model.forward(layer: layer, training: true, pool: pool) }
+        for layer in 0..<model.layerCount {
+            model.forward(layer: layer, training: true, pool: pool)
+        }
         #expect(model.checkpoint().tensor(named: "bn1.num_batches_tracked")?.int64s == [1])
         try model.load(file, path: "test.safetensors")
-        for tensor in model.checkpoint().tensors where tensor.name.hasSuffix("num_batches_tracked") {
+        for tensor in model.checkpoint().tensors where tensor.name.hasSuffix("num_batches_tracked")
+        {
             #expect(tensor.int64s == [0], "\(tensor.name)")
         }
         #expect(stateValues(model)["conv1.weight"] == stateValues(source)["conv1.weight"])
@@ -162,8 +176,11 @@ func stateValues(_ model: ResNet) -> [String: [Float]] {
         let model = try makeModel()
         var file = model.checkpoint()
         let index = file.tensors.firstIndex { $0.name == "bn1.num_batches_tracked" }!
-        file.tensors[index] = SafetensorsTensor(name: "bn1.num_batches_tracked", shape: [1], int64s: [3])
-        #expect(loadError(model, file).contains("bn1.num_batches_tracked has shape [1], expected [] (0-dim)"))
+        file.tensors[index] = SafetensorsTensor(
+            name: "bn1.num_batches_tracked", shape: [1], int64s: [3])
+        #expect(
+            loadError(model, file).contains(
+                "bn1.num_batches_tracked has shape [1], expected [] (0-dim)"))
     }
 
     @Test func metadataRebuildsTheModel() throws {

@@ -22,7 +22,8 @@ import Training
     @Test(arguments: cases)
     func oneStepMatchesPyTorch(name: String) throws {
         let checkpointPath = "\(Self.directory)/\(name).checkpoint.safetensors"
-        let expected = try SafetensorsFile.read(path: "\(Self.directory)/\(name).expected.safetensors")
+        let expected = try SafetensorsFile.read(
+            path: "\(Self.directory)/\(name).expected.safetensors")
         let checkpoint = try SafetensorsFile.read(path: checkpointPath)
         let config = try #require(
             try ResNetConfig.fromCheckpoint(metadata: checkpoint.metadata, path: checkpointPath))
@@ -43,7 +44,9 @@ import Training
         let loss = model.loss().loss
         let expectedLoss = try #require(expected.tensor(named: "loss"))
         let lossValue = expectedLoss.bytes.withUnsafeBytes { $0.loadUnaligned(as: Double.self) }
-        #expect(abs(loss - lossValue) <= 1e-5 * abs(lossValue), "\(name) loss \(loss), PyTorch \(lossValue)")
+        #expect(
+            abs(loss - lossValue) <= 1e-5 * abs(lossValue),
+            "\(name) loss \(loss), PyTorch \(lossValue)")
         for layer in (0..<model.layerCount).reversed() {
             _ = model.backward(layer: layer, pool: pool)
         }
@@ -76,7 +79,8 @@ import Training
     func ownCheckpointRoundTrips(name: String) throws {
         let path = "\(Self.directory)/\(name).resnet-tui.safetensors"
         let file = try SafetensorsFile.read(path: path)
-        let config = try #require(try ResNetConfig.fromCheckpoint(metadata: file.metadata, path: path))
+        let config = try #require(
+            try ResNetConfig.fromCheckpoint(metadata: file.metadata, path: path))
         let model = ResNet(config: config, batchSize: 2)
         try model.loadCheckpoint(from: path)
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))

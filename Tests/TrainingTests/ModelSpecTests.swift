@@ -44,7 +44,9 @@ import Training
         }
     }
 
-    @Test(arguments: ["resnet21", "plain18", "resnet", "vgg16", "resnet-20", "Resnet20", "resnet２０", ""])
+    @Test(arguments: [
+        "resnet21", "plain18", "resnet", "vgg16", "resnet-20", "Resnet20", "resnet２０", "",
+    ])
     func invalidNameIsRejectedInOneLine(name: String) {
         #expect(throws: ModelSpecError.self) { try ModelSpec.parse(name: name) }
         do {
@@ -181,7 +183,8 @@ import Training
             let fanOut = weight.shape[0] * weight.shape[2] * weight.shape[3]
             let values = weight.toArray().map(Double.init)
             let mean = values.reduce(0, +) / Double(values.count)
-            let variance = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +)
+            let variance =
+                values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +)
                 / Double(values.count)
             let expected = (2.0 / Double(fanOut)).squareRoot()
             let tolerance = 5 / (2 * Double(values.count)).squareRoot()

@@ -41,7 +41,8 @@ func expectSafetensorsError(
         let file = SafetensorsFile(
             metadata: ["model": "resnet20", "quote\"key": "line\nbreak"],
             tensors: [
-                SafetensorsTensor(name: "conv1.weight", shape: [2, 1, 1, 2], floats: [1, -2, 3.5, .pi]),
+                SafetensorsTensor(
+                    name: "conv1.weight", shape: [2, 1, 1, 2], floats: [1, -2, 3.5, .pi]),
                 SafetensorsTensor(name: "bn1.num_batches_tracked", shape: [], int64s: [-7]),
                 SafetensorsTensor(name: "empty", shape: [0, 3], floats: []),
                 SafetensorsTensor(name: "ünïcode \\ name", shape: [1], floats: [0]),
@@ -74,7 +75,8 @@ func expectSafetensorsError(
         expectSafetensorsError(safetensorsBytes(header: "{\"a\":"), .invalidHeader)
         expectSafetensorsError(safetensorsBytes(header: "{} x"), .invalidHeader)
         let deep = "{\"a\":" + String(repeating: "[", count: 10_000) + "}"
-        expectSafetensorsError(safetensorsBytes(header: deep), .invalidHeader, containing: ["nesting"])
+        expectSafetensorsError(
+            safetensorsBytes(header: deep), .invalidHeader, containing: ["nesting"])
         expectSafetensorsError(safetensorsBytes(header: "{\"a\":\"\u{01}\"}"), .invalidHeader)
         var invalidUTF8 = safetensorsBytes(header: "{\"ab\":1}")
         invalidUTF8[10] = 0xFF
@@ -101,7 +103,8 @@ func expectSafetensorsError(
     }
 
     @Test func duplicateKeys() {
-        let tensors = #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#
+        let tensors =
+            #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#
         expectSafetensorsError(
             safetensorsBytes(header: tensors, data: eightBytes), .duplicateKey,
             containing: ["'a'"])
@@ -122,15 +125,18 @@ func expectSafetensorsError(
 
     @Test func shapeProductBeyondIntegerRange() {
         // 2^32 * 2^32 = 2^64 wraps to 0 in 64-bit arithmetic, which would match offsets [0, 0].
-        let wrapsToZero = #"{"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}}"#
+        let wrapsToZero =
+            #"{"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}}"#
         expectSafetensorsError(
             safetensorsBytes(header: wrapsToZero), .shapeOverflow,
             containing: ["'a'", "element count"])
         // 2^62 elements fit, but 2^62 * 4 bytes do not.
-        let bytesOverflow = #"{"a":{"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,0]}}"#
+        let bytesOverflow =
+            #"{"a":{"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,0]}}"#
         expectSafetensorsError(
             safetensorsBytes(header: bytesOverflow), .shapeOverflow, containing: ["byte size"])
-        let hugeDimension = #"{"a":{"dtype":"F32","shape":[99999999999999999999],"data_offsets":[0,0]}}"#
+        let hugeDimension =
+            #"{"a":{"dtype":"F32","shape":[99999999999999999999],"data_offsets":[0,0]}}"#
         expectSafetensorsError(safetensorsBytes(header: hugeDimension), .shapeOverflow)
     }
 
@@ -142,17 +148,20 @@ func expectSafetensorsError(
     }
 
     @Test func overlappingAndAliasedRanges() {
-        let overlapping = #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#
+        let overlapping =
+            #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#
         expectSafetensorsError(
             safetensorsBytes(header: overlapping, data: eightBytes + [0, 0, 0, 0]),
             .overlappingData, containing: ["'a'", "'b'"])
-        let aliased = #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}"#
+        let aliased =
+            #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}"#
         expectSafetensorsError(
             safetensorsBytes(header: aliased, data: eightBytes), .overlappingData)
     }
 
     @Test func holesBetweenAndBeforeTensors() {
-        let between = #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}"#
+        let between =
+            #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}"#
         expectSafetensorsError(
             safetensorsBytes(header: between, data: eightBytes + [0, 0, 0, 0]), .hole,
             containing: ["4..<8", "after tensor 'a'"])
@@ -186,8 +195,10 @@ func expectSafetensorsError(
     }
 
     @Test func emptyTensorsAnywhereAreAccepted() throws {
-        let header = #"{"e1":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"e2":{"dtype":"F64","shape":[3,0],"data_offsets":[4,4]}}"#
-        let file = try SafetensorsFile.parse(safetensorsBytes(header: header, data: [0, 0, 128, 63]))
+        let header =
+            #"{"e1":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"e2":{"dtype":"F64","shape":[3,0],"data_offsets":[4,4]}}"#
+        let file = try SafetensorsFile.parse(
+            safetensorsBytes(header: header, data: [0, 0, 128, 63]))
         #expect(file.tensors.map(\.name) == ["e1", "a", "e2"])
         #expect(file.tensor(named: "a")?.floats == [1])
         #expect(file.tensor(named: "e2")?.elementCount == 0)
@@ -220,7 +231,8 @@ func expectSafetensorsError(
             _ = try SafetensorsFile.read(path: path)
             Issue.record("read a file with trailing bytes")
         } catch {
-            #expect(error.description == "\(path): 4 bytes after the last tensor belong to no tensor")
+            #expect(
+                error.description == "\(path): 4 bytes after the last tensor belong to no tensor")
         }
     }
 }

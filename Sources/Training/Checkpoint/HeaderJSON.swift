@@ -13,7 +13,8 @@ enum HeaderJSON: Equatable {
     static func == (lhs: HeaderJSON, rhs: HeaderJSON) -> Bool {
         switch (lhs, rhs) {
         case (.object(let a), .object(let b)):
-            return a.count == b.count && zip(a, b).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+            return a.count == b.count
+                && zip(a, b).allSatisfy { $0.key == $1.key && $0.value == $1.value }
         case (.array(let a), .array(let b)): return a == b
         case (.string(let a), .string(let b)): return a == b
         case (.number(let a), .number(let b)): return a == b
@@ -225,7 +226,9 @@ struct HeaderJSONParser {
                     else { throw invalid("unpaired surrogate") }
                     position += 2
                     let low = try parseHexQuad()
-                    guard (0xDC00..<0xE000).contains(low) else { throw invalid("unpaired surrogate") }
+                    guard (0xDC00..<0xE000).contains(low) else {
+                        throw invalid("unpaired surrogate")
+                    }
                     code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
                 }
                 guard let scalar = Unicode.Scalar(code) else { throw invalid("invalid \\u escape") }

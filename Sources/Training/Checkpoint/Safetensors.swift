@@ -341,8 +341,7 @@ extension SafetensorsFile {
         return Entry(name: name, dtype: dtype, shape: shape, begin: begin, end: end)
     }
 
-    private static func checkTiling(_ entries: [Entry], dataSize: Int) throws(SafetensorsError)
-    {
+    private static func checkTiling(_ entries: [Entry], dataSize: Int) throws(SafetensorsError) {
         let sorted = entries.sorted { ($0.begin, $0.end) < ($1.begin, $1.end) }
         var position = 0
         var previous: String?

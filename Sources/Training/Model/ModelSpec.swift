@@ -92,7 +92,8 @@ public struct ModelSpec: Sendable, Equatable {
             if skipOff.count == blockCount {
                 parts.append("--no-skip")
             } else {
-                parts.append("--skip-off " + skipOff.sorted().map(String.init).joined(separator: ","))
+                parts.append(
+                    "--skip-off " + skipOff.sorted().map(String.init).joined(separator: ","))
             }
         }
         if zeroInitResidual { parts.append("--zero-init-residual") }

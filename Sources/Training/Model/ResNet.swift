@@ -440,9 +440,11 @@ public final class ResNet: @unchecked Sendable {
                 parameters = 0
             }
             let kind: LayerKind =
-                layer == 0 ? .stem
-                : blockIndex(ofLayer: layer) != nil ? .block
-                : layer == layerCount - 2 ? .pool : .fc
+                layer == 0
+                ? .stem
+                : blockIndex(ofLayer: layer) != nil
+                    ? .block
+                    : layer == layerCount - 2 ? .pool : .fc
             return LayerInfo(
                 name: layerNames[layer], kind: kind, outputShape: outputShape,
                 parameterCount: parameters, skipEnabled: skipEnabled(layer: layer),
