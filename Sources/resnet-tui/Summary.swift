@@ -53,7 +53,7 @@ func parseInputShape(_ text: String) throws -> [Int] {
     return sizes
 }
 
-/// The summary table: a header, one row per layer (block rows first, then their layers
+/// Formats the summary table: a header, one row per layer (block rows first, then their layers
 /// indented), and the totals.
 func formatSummary(_ config: ResNetConfig) -> String {
     let rows = config.summaryRows

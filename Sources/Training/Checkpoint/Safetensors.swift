@@ -6,9 +6,9 @@ import Foundation
 /// relative to the start of the buffer, and may hold a `__metadata__` object of strings.
 /// Tensors are little-endian and row-major.
 ///
-/// The reader accepts a file only if the tensors tile the buffer exactly: sorted by offset,
-/// each begins where the previous one ends, the first at 0 and the last at the end of the
-/// file, with no two sharing bytes. That rejects aliasing, holes and trailing bytes, as the
+/// The reader accepts a file only if the tensors tile the buffer exactly. Sorted by offset,
+/// each tensor begins where the previous one ends, the first begins at 0 and the last ends
+/// at the end of the file. So the reader rejects aliasing, holes and trailing bytes, as the
 /// reference implementation does.
 public struct SafetensorsFile: Sendable {
     /// The `__metadata__` strings; empty when the file has none.
@@ -44,7 +44,7 @@ public enum SafetensorsDType: String, Sendable, CaseIterable {
 public struct SafetensorsTensor: Sendable, Equatable {
     public var name: String
     public var dtype: SafetensorsDType
-    /// Dimensions; empty for a 0-dim scalar, which holds one element.
+    /// Dimensions. A 0-dim scalar has an empty shape and one element.
     public var shape: [Int]
     public var bytes: [UInt8]
 
@@ -55,14 +55,14 @@ public struct SafetensorsTensor: Sendable, Equatable {
         self.bytes = bytes
     }
 
-    /// A Float32 tensor.
+    /// Creates an F32 tensor from `floats`, whose count must equal the product of `shape`.
     public init(name: String, shape: [Int], floats: [Float]) {
         precondition(floats.count == shape.reduce(1, *), "\(floats.count) values for \(shape)")
         let bytes = floats.withUnsafeBytes { Array($0) }
         self.init(name: name, dtype: .F32, shape: shape, bytes: bytes)
     }
 
-    /// An Int64 tensor.
+    /// Creates an I64 tensor from `int64s`, whose count must equal the product of `shape`.
     public init(name: String, shape: [Int], int64s: [Int64]) {
         precondition(int64s.count == shape.reduce(1, *), "\(int64s.count) values for \(shape)")
         let bytes = int64s.map(\.littleEndian).withUnsafeBytes { Array($0) }
@@ -410,15 +410,15 @@ extension SafetensorsFile {
         return bytes
     }
 
-    /// Writes the file so that `path` holds either its old contents or the whole new file,
-    /// never a part: the bytes go to a temporary file in the same directory, which is
+    /// Writes the file so that `path` contains either its old contents or the whole new
+    /// file, never a part. The bytes go to a temporary file in the same directory, which is
     /// flushed to disk and then renamed over `path`.
     public func write(to path: String) throws(SafetensorsError) {
         try writeAtomically(serialized(), to: path)
     }
 }
 
-/// A JSON string literal for `text`.
+/// Returns `text` as a JSON string literal.
 func jsonString(_ text: String) -> String {
     var result = "\""
     for scalar in text.unicodeScalars {

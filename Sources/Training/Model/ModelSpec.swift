@@ -35,9 +35,9 @@ public struct ModelSpec: Sendable, Equatable {
     public var batchNorm: Bool
     /// Blocks whose skip connection starts off, numbered from 1 as the UI shows them.
     public var skipOff: Set<Int>
-    /// Starts the last batch norm of every block at weight 0 (torchvision's
-    /// `zero_init_residual`); without batch norm the last convolution of every block starts
-    /// at zero instead, so each residual branch starts as the zero function either way.
+    /// Whether each residual branch starts as the zero function. With batch norm, the last
+    /// batch norm of every block starts at weight 0, as torchvision's `zero_init_residual`
+    /// does. Without batch norm, the last convolution of every block starts at zero.
     public var zeroInitResidual: Bool
 
     public init(
@@ -55,7 +55,7 @@ public struct ModelSpec: Sendable, Equatable {
         self.zeroInitResidual = zeroInitResidual
     }
 
-    /// The CIFAR ResNet of depth 6n + 2, or nil when `depth` has no such form.
+    /// Returns the CIFAR ResNet of depth 6n + 2, or nil when `depth` has no such form.
     public static func cifar(depth: Int, baseWidth: Int = 16, batchNorm: Bool = true)
         -> ModelSpec?
     {
@@ -74,7 +74,7 @@ public struct ModelSpec: Sendable, Equatable {
         blockCount * (blockKind == .basic ? 2 : 3) + 2
     }
 
-    /// Whether the skip of block `index` (counting from 0) starts on.
+    /// Returns whether the skip of block `index` (counting from 0) starts on.
     public func skipEnabled(block index: Int) -> Bool { !skipOff.contains(index + 1) }
 
     /// The name with every option that changes the network, such as

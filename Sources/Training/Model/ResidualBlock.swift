@@ -36,13 +36,14 @@ public class ResidualBlock: @unchecked Sendable {
     /// dL/dx = gradSkip + gradResidual.
     public let gradInput: Tensor
 
-    /// Creates a block whose residual path runs the convolutions `convolutions` in order,
-    /// each followed by batch norm (or given a bias without it). The first convolution
-    /// reads the block's input; the last one's output shape is the block's output shape, and
-    /// `stride` is the stride from the one to the other.
+    /// Creates a block whose residual path runs `convolutions` in order, each followed by
+    /// batch norm, or given a bias without batch norm. The first convolution reads the
+    /// block's input, and the last one's output shape is the block's output shape. `stride`
+    /// is the block's total stride, which the projection shortcut repeats.
     init(name: String, convolutions: [ConvGeometry], stride: Int, batchNorm: Bool) {
         precondition(!convolutions.isEmpty, "a residual block needs at least one convolution")
         self.name = name
+
         residualUnits = convolutions.enumerated().map { index, geometry in
             ConvNorm(
                 prefix: "\(name).conv\(index + 1)", normName: "\(name).bn\(index + 1)",
@@ -65,6 +66,7 @@ public class ResidualBlock: @unchecked Sendable {
         } else {
             downsample = nil
         }
+
         hidden = convolutions.dropLast().map { Tensor(shape: $0.outputShape) }
         gradHidden = convolutions.dropLast().map { Tensor(shape: $0.outputShape) }
         gradHiddenMasked = convolutions.dropLast().map { Tensor(shape: $0.outputShape) }
