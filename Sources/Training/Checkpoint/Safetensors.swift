@@ -9,7 +9,8 @@ import Foundation
 /// The reader accepts a file only if the tensors tile the buffer exactly. Sorted by offset,
 /// each tensor begins where the previous one ends, the first begins at 0 and the last ends
 /// at the end of the file. So the reader rejects aliasing, holes and trailing bytes, as the
-/// reference implementation does.
+/// reference implementation (Python package safetensors 0.8.0) does. It also rejects a
+/// repeated tensor name, which that implementation resolves to the last entry.
 public struct SafetensorsFile: Sendable {
     /// The `__metadata__` strings; empty when the file has none.
     public var metadata: [String: String]
@@ -146,7 +147,7 @@ public struct SafetensorsError: Error, Equatable, CustomStringConvertible {
 }
 
 extension SafetensorsFile {
-    /// The reference implementation's limit on the header length.
+    /// The longest header that safetensors 0.8.0 accepts, in bytes.
     static let maxHeaderLength: UInt64 = 100_000_000
 
     /// Reads and validates the file at `path`.
