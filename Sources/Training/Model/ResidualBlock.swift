@@ -92,6 +92,11 @@ public class ResidualBlock: @unchecked Sendable {
     public func initialize<G: RandomNumberGenerator>(
         using generator: inout G, zeroResidual: Bool = false
     ) {
+        var seeded = SeededGenerator(seed: generator.next())
+        initializeUnits(using: &seeded, zeroResidual: zeroResidual)
+    }
+
+    func initializeUnits(using generator: inout SeededGenerator, zeroResidual: Bool) {
         for unit in units { unit.initialize(using: &generator) }
         guard zeroResidual, let last = residualUnits.last else { return }
         if let norm = last.norm {
