@@ -183,6 +183,15 @@ func stateValues(_ model: ResNet) -> [String: [Float]] {
                 "bn1.num_batches_tracked has shape [1], expected [] (0-dim)"))
     }
 
+    @Test func metadataRecordsToggledSkips() throws {
+        let model = try makeModel("resnet8")
+        model.setSkip(layer: 2, enabled: false)
+        #expect(model.checkpoint().metadata["skip_off"] == "2")
+        let config = try #require(
+            try ResNetConfig.fromCheckpoint(metadata: model.checkpoint().metadata, path: "x"))
+        #expect(config.spec.skipOff == [2])
+    }
+
     @Test func metadataRebuildsTheModel() throws {
         let spec = try ModelSpec.parse(
             name: "resnet20", width: 6, batchNorm: false, skipOff: "2,5",

@@ -97,7 +97,8 @@ extension ResNetConfig {
 
 extension ResNet {
     /// The model's state dict under torchvision's names, with the model in the metadata.
-    /// `num_batches_tracked` is a 0-dim I64 as PyTorch stores it.
+    /// `num_batches_tracked` is a 0-dim I64 as PyTorch stores it. The metadata records the
+    /// skips as they are now, after any toggles, so loading restores the same network.
     public func checkpoint() -> SafetensorsFile {
         let tensors = stateEntries.map { entry in
             switch entry {
@@ -107,7 +108,9 @@ extension ResNet {
                 return SafetensorsTensor(name: name, shape: [], int64s: [norm.batchesTracked])
             }
         }
-        return SafetensorsFile(metadata: config.checkpointMetadata, tensors: tensors)
+        var current = config
+        current.spec.skipOff = Set(blocks.indices.filter { !blocks[$0].skipEnabled }.map { $0 + 1 })
+        return SafetensorsFile(metadata: current.checkpointMetadata, tensors: tensors)
     }
 
     /// Saves the checkpoint to `path`; an interrupted save leaves any old file intact.
