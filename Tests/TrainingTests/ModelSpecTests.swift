@@ -46,6 +46,7 @@ import Training
 
     @Test(arguments: [
         "resnet21", "plain18", "resnet", "vgg16", "resnet-20", "Resnet20", "resnet２０", "",
+        "resnet020", "resnet+20",
     ])
     func invalidNameIsRejectedInOneLine(name: String) {
         #expect(throws: ModelSpecError.self) { try ModelSpec.parse(name: name) }

@@ -162,7 +162,8 @@ extension ModelSpec {
         let plain = name.hasPrefix("plain")
         guard plain || name.hasPrefix("resnet") else { throw invalid }
         let digits = name.dropFirst(plain ? 5 : 6)
-        guard !digits.isEmpty, digits.allSatisfy(\.isASCII), let depth = Int(digits) else {
+        guard digits.allSatisfy(\.isASCII), let depth = Int(digits), String(depth) == digits
+        else {
             throw invalid
         }
         if cifarDepths.contains(depth), var spec = cifar(depth: depth) {
