@@ -30,7 +30,8 @@ let package = Package(
         .target(name: "TUI", dependencies: ["Training", "CNCursesW"]),
         .executableTarget(name: "resnet-tui", dependencies: ["TUI", "Training", "Engine"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Engine"]),
+        .testTarget(
+            name: "TrainingTests", dependencies: ["Training", "Engine"], exclude: ["Fixtures"]),
         .testTarget(name: "TUITests", dependencies: ["TUI", "Training"]),
         // Starts the release binary in tmux; needs `swift build -c release` first.
         .testTarget(name: "TerminalTests"),

@@ -11,12 +11,13 @@ let usage = """
     Usage:
       resnet-tui [options]              open the interactive UI
       resnet-tui train [options]        train without the UI and print the loss
+      resnet-tui summary [options]      print every layer's shapes and parameters
       resnet-tui --help | --version
 
     Options:
       --data SPEC       training data: shapes (built-in, the default), mnist:DIR or
                         fashion-mnist:DIR (IDX files, plain or .gz)
-      --model NAME      resnetD with D = 6n+2: resnet8, resnet14, resnet20 (default), ...
+    \(modelUsage)
       --batch N         images per step (default 32)
       --lr RATE         SGD learning rate (default 0.05)
       --momentum M      SGD momentum (default 0.9)
@@ -61,7 +62,8 @@ func runCommand(_ arguments: [String]) throws {
     }
     switch command {
     case "tui":
-        let parsed = try ParsedArguments(rest, specs: commonFlags + displayFlags)
+        let parsed = try ParsedArguments(
+            rest, specs: commonFlags + modelFlags + checkpointFlags + displayFlags)
         if parsed.has("help") {
             print(usage, terminator: "")
             return
@@ -69,12 +71,17 @@ func runCommand(_ arguments: [String]) throws {
         try runInteractive(parsed)
     case "train":
         let parsed = try ParsedArguments(
-            rest, specs: commonFlags + [FlagSpec(name: "steps", takesValue: true, help: "")])
+            rest,
+            specs: commonFlags + modelFlags + checkpointFlags + [
+                FlagSpec(name: "steps", takesValue: true, help: "")
+            ])
         if parsed.has("help") {
             print(usage, terminator: "")
             return
         }
         try runTrain(parsed)
+    case "summary":
+        try runSummary(rest)
     case "bench-frames":
         let parsed = try ParsedArguments(
             rest, specs: commonFlags + [FlagSpec(name: "frames", takesValue: true, help: "")])
@@ -89,7 +96,7 @@ func runCommand(_ arguments: [String]) throws {
     case "help":
         print(usage, terminator: "")
     default:
-        let commands = ["train", "bench-frames", "help"]
+        let commands = ["train", "summary", "bench-frames", "help"]
         let closest = commands.min { editDistance($0, command) < editDistance($1, command) }!
         throw UsageError(description: "unknown command '\(command)'; did you mean '\(closest)'?")
     }
@@ -105,22 +112,11 @@ func makeStepper(_ parsed: ParsedArguments) throws -> Stepper {
         learningRate: try parsed.double("lr", default: 0.05, range: 0...100),
         momentum: try parsed.double("momentum", default: 0.9, range: 0...1),
         weightDecay: try parsed.double("weight-decay", default: 5e-4, range: 0...1))
-    let modelName = parsed.string("model", default: "resnet20")
-    guard modelName.hasPrefix("resnet"), let depth = Int(modelName.dropFirst(6)),
-        ResNetConfig(depth: depth).blocksPerStage != nil
-    else {
-        throw UsageError(
-            description: "invalid model '\(modelName)': expected resnetD with D = 6n+2, "
-                + "such as resnet8, resnet20 or resnet56")
-    }
     let source = try openBatchSource(
         spec: parsed.string("data", default: "shapes"), batchSize: batch, seed: seed)
-    let config = ResNetConfig(
-        depth: depth, inputChannels: source.channels, inputHeight: source.height,
-        inputWidth: source.width, classCount: source.classCount)
-    let model = ResNet(config: config, batchSize: batch)
-    var generator = SeededGenerator(seed: seed)
-    model.initialize(using: &generator)
+    let model = try makeModel(
+        parsed, channels: source.channels, height: source.height, width: source.width,
+        classCount: source.classCount, batch: batch, seed: seed)
     return Stepper(
         model: model, data: source.batches, pool: ThreadPool(threads: threads),
         optimizer: optimizer, seed: seed)
@@ -137,10 +133,14 @@ func runInteractive(_ parsed: ParsedArguments) throws {
             && DisplayOptions.colorAllowed(environment: ProcessInfo.processInfo.environment),
         chartStyle: chartStyle)
     try App.checkTerminal()
-    let session = TrainingSession(stepper: try makeStepper(parsed))
+    let stepper = try makeStepper(parsed)
+    let session = TrainingSession(stepper: stepper)
     session.start()
-    defer { session.stop() }
-    try App.run(session: session, options: options)
+    do {
+        defer { session.stop() }
+        try App.run(session: session, options: options)
+    }
+    try saveIfRequested(parsed, model: stepper.model)
 }
 
 func runTrain(_ parsed: ParsedArguments) throws {
@@ -162,6 +162,7 @@ func runTrain(_ parsed: ParsedArguments) throws {
                     + "lower --lr and try again")
         }
     }
+    try saveIfRequested(parsed, model: stepper.model)
     let seconds = Date().timeIntervalSince(start)
     FileHandle.standardError.write(
         Data("trained \(steps) steps in \(String(format: "%.1f", seconds)) s\n".utf8))

@@ -1,39 +1,6 @@
 import Engine
 
-/// The shape of a CIFAR-style ResNet (He et al. 2015, section 4.2): a 3x3 stem, three stages
-/// of n basic blocks with widths w, 2w, 4w (the later stages start with stride 2), global
-/// average pooling and a linear classifier, 6n + 2 layers with weights in all.
-public struct ResNetConfig: Sendable, Equatable {
-    public var depth: Int
-    public var baseWidth: Int
-    public var inputChannels: Int
-    public var inputHeight: Int
-    public var inputWidth: Int
-    public var classCount: Int
-    public var batchNorm: Bool
-
-    public init(
-        depth: Int = 20, baseWidth: Int = 16, inputChannels: Int = 1, inputHeight: Int = 28,
-        inputWidth: Int = 28, classCount: Int = 10, batchNorm: Bool = true
-    ) {
-        self.depth = depth
-        self.baseWidth = baseWidth
-        self.inputChannels = inputChannels
-        self.inputHeight = inputHeight
-        self.inputWidth = inputWidth
-        self.classCount = classCount
-        self.batchNorm = batchNorm
-    }
-
-    /// Blocks per stage, n in 6n + 2; nil when the depth has no such form.
-    public var blocksPerStage: Int? {
-        depth >= 8 && (depth - 2) % 6 == 0 ? (depth - 2) / 6 : nil
-    }
-
-    public var name: String { "resnet\(depth)" }
-}
-
-/// A CIFAR-style ResNet laid out as the stepper walks it: stem, blocks, pool, classifier.
+/// A ResNet laid out as the stepper walks it: stem, blocks, pool, classifier.
 /// Layer indices run over that list; `forward(layer:)` and `backward(layer:)` compute one
 /// entry each, reading the tensors that the neighbouring entries wrote.
 public final class ResNet: @unchecked Sendable {
@@ -41,10 +8,16 @@ public final class ResNet: @unchecked Sendable {
     public let batchSize: Int
 
     let stem: ConvNorm
-    /// relu(stem output) [N, w, H, W].
+    let stemPlan: StemPlan
+    /// relu(stem convolution unit's output) [N, w, H', W'], the max pool's input; the same
+    /// tensor as `stemOutput` without a max pool.
+    let stemActivation: Tensor
+    /// The stem's output, after the max pool if there is one.
     let stemOutput: Tensor
-    public let blocks: [BasicBlock]
-    /// Pooled features [N, 4w].
+    /// Position of each max-pool output's maximum in its input plane, for backward.
+    var maxPoolIndices: [Int32]
+    public let blocks: [ResidualBlock]
+    /// Pooled features [N, featureChannels].
     let pooled: Tensor
     /// Classifier weight [classes, 4w] and bias [classes], torchvision's `fc`.
     let fcWeight: Parameter
@@ -61,56 +34,61 @@ public final class ResNet: @unchecked Sendable {
     let gradPooled: Tensor
     /// dL/d(last block's output) [N, 4w, h, w].
     let gradFeatures: Tensor
-    /// dL/d(stem output) after the block stack, then masked by the stem ReLU.
+    /// dL/d(stemActivation) as the max pool's backward pass writes it.
+    let gradStemActivation: Tensor
+    /// dL/d(stem convolution unit's output): the gradient masked by the stem ReLU.
     let gradStemMasked: Tensor
 
     /// Layer names in stepper order, matching `LayerInfo.name`.
     public let layerNames: [String]
 
     public init(config: ResNetConfig, batchSize: Int) {
-        guard let n = config.blocksPerStage else {
-            preconditionFailure("depth \(config.depth) is not 6n + 2 with n >= 1")
-        }
+        precondition(!config.spec.stageBlocks.isEmpty, "model \(config.spec.name) has no blocks")
         self.config = config
         self.batchSize = batchSize
-        let w = config.baseWidth
-        let (h, wd) = (config.inputHeight, config.inputWidth)
+        stemPlan = config.stemPlan(batch: batchSize)
+        let stemGeometry = stemPlan.convolution
         stem = ConvNorm(
-            prefix: "conv1", normName: "bn1",
-            geometry: ConvGeometry(
-                batch: batchSize, inChannels: config.inputChannels, outChannels: w,
-                inHeight: h, inWidth: wd, kernelSize: 3, stride: 1, padding: 1),
+            prefix: "conv1", normName: "bn1", geometry: stemGeometry,
             batchNorm: config.batchNorm)
-        stemOutput = Tensor(shape: [batchSize, w, h, wd])
+        stemActivation = Tensor(shape: stemGeometry.outputShape)
+        stemOutput =
+            stemPlan.hasMaxPool ? Tensor(shape: [batchSize] + stemPlan.outputShape) : stemActivation
+        maxPoolIndices = Array(repeating: 0, count: stemPlan.hasMaxPool ? stemOutput.count : 0)
 
-        var blocks: [BasicBlock] = []
-        var (channels, height, width) = (w, h, wd)
-        for stage in 0..<3 {
-            let stageWidth = w << stage
-            for index in 0..<n {
-                let stride = (stage > 0 && index == 0) ? 2 : 1
-                let block = BasicBlock(
-                    name: "layer\(stage + 1).\(index)", batch: batchSize, inChannels: channels,
-                    outChannels: stageWidth, height: height, width: width, stride: stride,
-                    batchNorm: config.batchNorm)
-                blocks.append(block)
-                channels = stageWidth
-                height = block.output.shape[2]
-                width = block.output.shape[3]
+        blocks = config.blockPlans.enumerated().map { index, plan in
+            let block: ResidualBlock
+            switch plan.kind {
+            case .basic:
+                block = BasicBlock(
+                    name: plan.name, batch: batchSize, inChannels: plan.inChannels,
+                    outChannels: plan.width, height: plan.inHeight, width: plan.inWidth,
+                    stride: plan.stride, batchNorm: config.batchNorm)
+            case .bottleneck:
+                block = BottleneckBlock(
+                    name: plan.name, batch: batchSize, inChannels: plan.inChannels,
+                    width: plan.width, height: plan.inHeight, inputWidth: plan.inWidth,
+                    stride: plan.stride, batchNorm: config.batchNorm)
             }
+            block.skipEnabled = config.spec.skipEnabled(block: index)
+            return block
         }
-        self.blocks = blocks
+        let features = blocks[blocks.count - 1].output.shape
+        let channels = features[1]
         pooled = Tensor(shape: [batchSize, channels])
         fcWeight = Parameter(name: "fc.weight", shape: [config.classCount, channels])
         fcBias = Parameter(name: "fc.bias", shape: [config.classCount])
         logits = Tensor(shape: [batchSize, config.classCount])
         probabilities = Tensor(shape: [batchSize, config.classCount])
-        images = Tensor(shape: [batchSize, config.inputChannels, h, wd])
+        images = Tensor(
+            shape: [batchSize, config.inputChannels, config.inputHeight, config.inputWidth])
         labels = Array(repeating: 0, count: batchSize)
         gradLogits = Tensor(shape: logits.shape)
         gradPooled = Tensor(shape: pooled.shape)
-        gradFeatures = Tensor(shape: [batchSize, channels, height, width])
-        gradStemMasked = Tensor(shape: stemOutput.shape)
+        gradFeatures = Tensor(shape: features)
+        gradStemActivation =
+            stemPlan.hasMaxPool ? Tensor(shape: stemActivation.shape) : Tensor(shape: [0])
+        gradStemMasked = Tensor(shape: stemActivation.shape)
         layerNames = ["stem"] + blocks.map(\.name) + ["avgpool", "fc"]
     }
 
@@ -154,13 +132,23 @@ public final class ResNet: @unchecked Sendable {
 
     /// Draws fresh weights as torchvision's ResNet does: Kaiming normal (fan_out, ReLU gain)
     /// for convolutions, batch norm weight 1 and bias 0, and PyTorch's default uniform
-    /// initialisation for the classifier. Momentum buffers are cleared.
+    /// initialisation for the classifier; with `zeroInitResidual` in the spec, each block's
+    /// residual path starts at zero. Momentum buffers are cleared and batch-norm statistics
+    /// reset.
+    ///
+    /// The weights come from a `SeededGenerator` seeded by one draw from `generator`. With the
+    /// concrete type the compiler specializes the sampling loops. Through a generic `G` from
+    /// another module every draw ran unspecialized generic code, and resnet152 took about
+    /// 20 s to initialize.
     public func initialize<G: RandomNumberGenerator>(using generator: inout G) {
-        stem.initialize(using: &generator)
-        for block in blocks { block.initialize(using: &generator) }
+        var seeded = SeededGenerator(seed: generator.next())
+        stem.initialize(using: &seeded)
+        for block in blocks {
+            block.initializeUnits(using: &seeded, zeroResidual: config.spec.zeroInitResidual)
+        }
         let bound = 1 / Double(fcWeight.value.shape[1]).squareRoot()
-        fillUniform(fcWeight.value, bound: bound, using: &generator)
-        fillUniform(fcBias.value, bound: bound, using: &generator)
+        fillUniform(fcWeight.value, bound: bound, using: &seeded)
+        fillUniform(fcBias.value, bound: bound, using: &seeded)
         for parameter in parameters {
             parameter.momentumBuffer.fill(0)
             parameter.gradient.fill(0)
@@ -191,7 +179,12 @@ public final class ResNet: @unchecked Sendable {
         switch layer {
         case 0:
             stem.forward(input: images, training: training, pool: pool)
-            ReLU.forward(output: stemOutput, input: stem.output, pool: pool)
+            ReLU.forward(output: stemActivation, input: stem.output, pool: pool)
+            if stemPlan.hasMaxPool {
+                MaxPool2d.forward(
+                    output: stemOutput, indices: &maxPoolIndices, input: stemActivation,
+                    pool: pool)
+            }
         case layerCount - 2:
             GlobalAvgPool.forward(output: pooled, input: input(ofLayer: layer), pool: pool)
         case layerCount - 1:
@@ -226,9 +219,16 @@ public final class ResNet: @unchecked Sendable {
             GlobalAvgPool.backward(gradInput: gradFeatures, gradOutput: gradPooled, pool: pool)
             return flow(input: gradFeatures, parameters: [])
         case 0:
+            var gradActivation = gradient(intoOutputOf: 0)
+            if stemPlan.hasMaxPool {
+                MaxPool2d.backward(
+                    gradInput: gradStemActivation, gradOutput: gradActivation,
+                    indices: maxPoolIndices, pool: pool)
+                gradActivation = gradStemActivation
+            }
             ReLU.backward(
-                gradInput: gradStemMasked, gradOutput: gradient(intoOutputOf: 0),
-                output: stemOutput, pool: pool)
+                gradInput: gradStemMasked, gradOutput: gradActivation, output: stemActivation,
+                pool: pool)
             stem.backward(gradInput: nil, gradOutput: gradStemMasked, input: images, pool: pool)
             return flow(input: nil, parameters: stem.parameters)
         default:
@@ -299,9 +299,11 @@ public final class ResNet: @unchecked Sendable {
                 parameters = 0
             }
             let kind: LayerKind =
-                layer == 0 ? .stem
-                : blockIndex(ofLayer: layer) != nil ? .block
-                : layer == layerCount - 2 ? .pool : .fc
+                layer == 0
+                ? .stem
+                : blockIndex(ofLayer: layer) != nil
+                    ? .block
+                    : layer == layerCount - 2 ? .pool : .fc
             return LayerInfo(
                 name: layerNames[layer], kind: kind, outputShape: outputShape,
                 parameterCount: parameters, skipEnabled: skipEnabled(layer: layer),

@@ -1,0 +1,94 @@
+import Training
+
+/// Flags that choose and change the model, shared by every command that builds one.
+let modelFlags = [
+    FlagSpec(name: "width", takesValue: true, help: ""),
+    FlagSpec(name: "blocks", takesValue: true, help: ""),
+    FlagSpec(name: "no-bn", takesValue: false, help: ""),
+    FlagSpec(name: "no-skip", takesValue: false, help: ""),
+    FlagSpec(name: "skip-off", takesValue: true, help: ""),
+    FlagSpec(name: "zero-init-residual", takesValue: false, help: ""),
+]
+
+/// Flags that load the model's weights from a checkpoint and save them to one.
+let checkpointFlags = [
+    FlagSpec(name: "load", takesValue: true, help: ""),
+    FlagSpec(name: "save", takesValue: true, help: ""),
+]
+
+let modelUsage = """
+      --model NAME      resnet8/14/20/32/44/56/110 (CIFAR layout, default resnet20),
+                        plain8 ... plain110 (the same with every skip off), or
+                        resnet18/34/50/101/152 (ImageNet layout: 7x7/2 stem, max pool)
+      --width W         base width: channels of the stem and the first stage
+                        (default 16 for the CIFAR layout, 64 for the ImageNet layout)
+      --blocks LIST     blocks per stage instead of the name's layout, such as 1,1,1,1
+                        with resnet50 for a bottleneck network of 4 blocks
+      --no-bn           no batch norm; every convolution gets a bias instead
+      --no-skip         turn every skip connection off
+      --skip-off LIST   turn the skips of these blocks off, numbered from 1: 1,4,7
+      --zero-init-residual
+                        start each block's residual branch at zero: its last batch-norm
+                        weight, or without batch norm its last convolution
+      --load FILE       load weights from a safetensors checkpoint; without --model the
+                        model named in the checkpoint is built
+      --save FILE       save a safetensors checkpoint when the command ends
+    """
+
+/// Parses `--model` (default resnet20) and the model flags.
+func parseModelSpec(_ parsed: ParsedArguments) throws -> ModelSpec {
+    let width: Int? =
+        parsed.values["width"] == nil
+        ? nil : try parsed.int("width", default: 0, range: 1...4096)
+    do {
+        return try ModelSpec.parse(
+            name: parsed.string("model", default: "resnet20"), width: width,
+            blocks: parsed.values["blocks"], batchNorm: !parsed.has("no-bn"),
+            noSkip: parsed.has("no-skip"),
+            skipOff: parsed.values["skip-off"],
+            zeroInitResidual: parsed.has("zero-init-residual"))
+    } catch {
+        throw UsageError(description: error.description)
+    }
+}
+
+/// Reads the model config stored in the checkpoint at `path`, or nil when it has none.
+func checkpointConfig(path: String) throws -> ResNetConfig? {
+    let file: SafetensorsFile
+    do {
+        file = try SafetensorsFile.read(path: path)
+    } catch {
+        throw CheckpointError.file(error)
+    }
+    return try ResNetConfig.fromCheckpoint(metadata: file.metadata, path: path)
+}
+
+/// Builds the model the flags or the `--load` checkpoint describe, for images of the given
+/// shape, and loads the checkpoint's weights when `--load` is given. Without `--load` the
+/// weights are drawn from `seed`.
+func makeModel(
+    _ parsed: ParsedArguments, channels: Int, height: Int, width: Int, classCount: Int,
+    batch: Int, seed: UInt64
+) throws -> ResNet {
+    var spec = try parseModelSpec(parsed)
+    let loadPath = parsed.values["load"]
+    if let loadPath, parsed.values["model"] == nil,
+        let stored = try checkpointConfig(path: loadPath)
+    {
+        spec = stored.spec
+    }
+    let config = ResNetConfig(
+        spec: spec, inputChannels: channels, inputHeight: height, inputWidth: width,
+        classCount: classCount)
+    let model = ResNet(config: config, batchSize: batch)
+    var generator = SeededGenerator(seed: seed)
+    model.initialize(using: &generator)
+    if let loadPath { try model.loadCheckpoint(from: loadPath) }
+    return model
+}
+
+/// Saves the model to the `--save` path, if one was given.
+func saveIfRequested(_ parsed: ParsedArguments, model: ResNet) throws {
+    guard let path = parsed.values["save"] else { return }
+    try model.saveCheckpoint(to: path)
+}
