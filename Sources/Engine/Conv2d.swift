@@ -167,9 +167,43 @@ public final class Conv2dKernel: @unchecked Sendable {
     ) {
         let g = geometry
         checkShape(input, g.inputShape, "input")
-        checkShape(gradOutput, g.outputShape, "gradOutput")
         checkShape(weight, g.weightShape, "weight")
-        checkShape(gradWeight, g.weightShape, "gradWeight")
+        backwardPasses(
+            gradInput: gradInput, gradWeight: gradWeight, gradBias: gradBias,
+            gradOutput: gradOutput, input: input, weight: weight, pool: pool)
+    }
+
+    /// Writes the gradient of the loss with respect to the input, given `gradOutput`.
+    public func backwardInput(
+        gradInput: Tensor, gradOutput: Tensor, weight: Tensor, pool: ThreadPool
+    ) {
+        checkShape(weight, geometry.weightShape, "weight")
+        backwardPasses(
+            gradInput: gradInput, gradWeight: nil, gradBias: nil, gradOutput: gradOutput,
+            input: nil, weight: weight, pool: pool)
+    }
+
+    /// Writes the gradients of the loss with respect to the weight and the bias (skipped when
+    /// `gradBias` is nil), given `gradOutput`.
+    public func backwardWeight(
+        gradWeight: Tensor, gradBias: Tensor?, gradOutput: Tensor, input: Tensor,
+        pool: ThreadPool
+    ) {
+        checkShape(input, geometry.inputShape, "input")
+        backwardPasses(
+            gradInput: nil, gradWeight: gradWeight, gradBias: gradBias, gradOutput: gradOutput,
+            input: input, weight: nil, pool: pool)
+    }
+
+    /// Runs the input-gradient pass when `gradInput` is non-nil (which needs `weight`) and the
+    /// weight-gradient pass when `gradWeight` is non-nil (which needs `input`).
+    private func backwardPasses(
+        gradInput: Tensor?, gradWeight: Tensor?, gradBias: Tensor?, gradOutput: Tensor,
+        input: Tensor?, weight: Tensor?, pool: ThreadPool
+    ) {
+        let g = geometry
+        checkShape(gradOutput, g.outputShape, "gradOutput")
+        if let gradWeight { checkShape(gradWeight, g.weightShape, "gradWeight") }
         if let gradInput { checkShape(gradInput, g.inputShape, "gradInput") }
         if let gradBias { checkShape(gradBias, [g.outChannels], "gradBias") }
         prepareThreadScratch(threads: pool.threadCount)
@@ -178,7 +212,7 @@ public final class Conv2dKernel: @unchecked Sendable {
         // gradColumns = weight^T · gradOutput needs the weight as [patch, outChannels] rows,
         // padded to a multiple of 4 rows for the tile.
         let transposed = packedWeightBuffer()
-        if gradInput != nil {
+        if gradInput != nil, let weight {
             transposed.data.update(repeating: 0, count: transposed.count)
             for o in 0..<g.outChannels {
                 for k in 0..<patchSize {
@@ -187,7 +221,7 @@ public final class Conv2dKernel: @unchecked Sendable {
             }
         }
 
-        gradWeight.fill(0)
+        gradWeight?.fill(0)
         gradBias?.fill(0)
         let inputStride = g.inChannels * g.inHeight * g.inWidth
         let outputStride = g.outChannels * pixelCount
@@ -204,7 +238,9 @@ public final class Conv2dKernel: @unchecked Sendable {
                         let n = chunkStart + slot
                         let columns = self.chunkColumns[slot].data
                         let gradRows = self.chunkGradOutputs[slot].data
-                        self.im2col(input: input.data + n * inputStride, columns: columns)
+                        if let input {
+                            self.im2col(input: input.data + n * inputStride, columns: columns)
+                        }
                         for o in 0..<g.outChannels {
                             (gradRows + o * self.paddedPixelCount).update(
                                 from: gradOutput.data + n * outputStride + o * self.pixelCount,
@@ -224,10 +260,12 @@ public final class Conv2dKernel: @unchecked Sendable {
 
             // Step 2, split over blocks of 4 output channels: add this chunk's contribution
             // to the weight and bias gradients of the block.
-            pool.parallelFor(paddedOutChannels / tileRows) { blocks in
+            if let gradWeight {
+              pool.parallelFor(paddedOutChannels / tileRows) { blocks in
                 self.accumulateWeightGradient(
                     outputBlocks: blocks, sampleCount: chunkCount, gradWeight: gradWeight,
                     gradBias: gradBias)
+              }
             }
             chunkStart += chunkCount
         }

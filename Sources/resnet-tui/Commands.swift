@@ -66,6 +66,8 @@ func runCommand(_ arguments: [String]) throws {
             return
         }
         try runTrain(parsed)
+    case "bench":
+        try runBench(rest)
     case "help":
         print(usage, terminator: "")
     default:
