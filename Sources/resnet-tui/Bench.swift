@@ -142,7 +142,8 @@ private func benchKernels(threads: Int, iterations: Int, warmup: Int) {
             kernel.forward(output: output, input: input, weight: weight, bias: nil, pool: pool)
         }
         let inputGrad = measure(iterations: iterations, warmup: warmup) {
-            kernel.backwardInput(gradInput: gradInput, gradOutput: gradOutput, weight: weight, pool: pool)
+            kernel.backwardInput(
+                gradInput: gradInput, gradOutput: gradOutput, weight: weight, pool: pool)
         }
         let weightGrad = measure(iterations: iterations, warmup: warmup) {
             kernel.backwardWeight(
@@ -159,8 +160,9 @@ private func benchKernels(threads: Int, iterations: Int, warmup: Int) {
                 + String(format: "%.1f", flops / weightGrad.median / 1e9))
         totalMs += Double(uses) * (forward.median + inputGrad.median + weightGrad.median) * 1e3
     }
-    print("kernel_total,conv ms per step (uses x (forward + input grad + weight grad)),"
-        + format(totalMs))
+    print(
+        "kernel_total,conv ms per step (uses x (forward + input grad + weight grad)),"
+            + format(totalMs))
 }
 
 private func randomTensor(_ shape: [Int], _ generator: inout SeededGenerator) -> Tensor {
@@ -331,7 +333,8 @@ private final class TinyBenchModel: BenchModel {
     }
 
     func step(pool: ThreadPool) {
-        stem.forward(output: stemConv, input: images, weight: stemWeight.value, bias: nil, pool: pool)
+        stem.forward(
+            output: stemConv, input: images, weight: stemWeight.value, bias: nil, pool: pool)
         BatchNorm.forwardTraining(
             output: stemNorm, input: stemConv, gamma: gamma.value, beta: beta.value,
             runningMean: runningMean, runningVar: runningVar, savedMean: savedMean,
@@ -345,7 +348,8 @@ private final class TinyBenchModel: BenchModel {
         GlobalAvgPool.forward(output: pooled, input: features, pool: pool)
         Linear.forward(
             output: logits, input: pooled, weight: fcWeight.value, bias: fcBias.value, pool: pool)
-        _ = SoftmaxCrossEntropy.forward(probabilities: probabilities, logits: logits, labels: labels)
+        _ = SoftmaxCrossEntropy.forward(
+            probabilities: probabilities, logits: logits, labels: labels)
 
         SoftmaxCrossEntropy.backward(
             gradLogits: gradLogits, probabilities: probabilities, labels: labels)
