@@ -40,12 +40,18 @@ final class Tmux {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["tmux", "-L", socket] + arguments
-        let output = Pipe()
+        // Output goes through a file, not a pipe: the tmux server that `new-session` forks
+        // inherits the client's descriptors, so a pipe would never reach end of file.
+        let path = NSTemporaryDirectory() + "\(socket)-\(UInt32.random(in: 0...UInt32.max)).out"
+        FileManager.default.createFile(atPath: path, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         process.standardOutput = output
         process.standardError = output
         try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        try output.close()
+        let data = FileManager.default.contents(atPath: path) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }
 
