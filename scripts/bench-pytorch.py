@@ -3,7 +3,7 @@
 
 Runs `resnet-tui bench --no-kernels`, then the same models in PyTorch twice, each in a
 fresh process: once with PyTorch's defaults and once tuned (channels-last tensors, and
-glibc malloc told to keep freed memory, which saves page faults in every step). With
+glibc malloc set to keep freed memory, which saves page faults in every step). With
 --rounds R it alternates the three runs R times and keeps, per configuration, the lowest
 median, so a burst of load from other processes hurts one round only.
 

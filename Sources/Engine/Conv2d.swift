@@ -55,9 +55,10 @@ public struct ConvGeometry: Equatable, Sendable {
 /// The fast convolution: per sample, im2col into a scratch matrix, then a register-tiled SIMD
 /// matrix product.
 ///
-/// Forward and the input gradient are split over samples. The weight and bias gradients are
-/// split over output channels: each thread owns whole output channels and sums over the batch
-/// in sample order, so the result does not depend on the thread count.
+/// Forward and the input gradient are split over samples. The weight gradient is split over
+/// groups of im2col rows (weight columns) and the bias gradient over output channels: each
+/// thread owns whole gradient elements and sums over the batch in a fixed order, so the
+/// result does not depend on the thread count.
 ///
 /// The object owns its scratch buffers, sized from `geometry` on first use, so repeated calls
 /// do not allocate. It is not safe to run two calls on the same object at once.
