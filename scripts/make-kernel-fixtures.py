@@ -100,6 +100,40 @@ def batch_norm_fixture():
     )
 
 
+def batch_norm_backward_fixture():
+    """Batch-norm backward with upstream gradients that vary with the input.
+
+    An all-ones upstream gradient gives an input gradient of exactly zero, whatever the
+    formula's other terms are, so it cannot catch a wrong backward. Here channel 0 gets
+    dy = x^2 (correlated with xhat, so sum(dy * xhat) is large), channel 1 gets a random
+    dy, channel 2 a dy that is constant over the channel (its gradInput must be ~0) and
+    channel 3 a dy that depends on the sample index only.
+    """
+    layer = torch.nn.BatchNorm2d(4)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor([1.5, 0.7, 1.2, 0.9]))
+        layer.bias.copy_(torch.tensor([0.1, -0.3, 0.0, 0.4]))
+    x = torch.randn(3, 4, 5, 5) * 2 + 1
+    upstream = torch.empty_like(x)
+    upstream[:, 0] = x[:, 0] ** 2
+    upstream[:, 1] = torch.randn(3, 5, 5)
+    upstream[:, 2] = 0.75
+    upstream[:, 3] = torch.tensor([-1.0, 0.5, 2.0]).view(3, 1, 1)
+    x.requires_grad_(True)
+    layer.train()
+    y = layer(x)
+    y.backward(upstream)
+    write_fixture(
+        "batchnorm_backward_nonuniform",
+        {"momentum": 0.1, "eps": 1e-5},
+        {
+            "input": x, "gamma": layer.weight, "beta": layer.bias, "output": y,
+            "gradOutput": upstream, "gradInput": x.grad, "gradGamma": layer.weight.grad,
+            "gradBeta": layer.bias.grad,
+        },
+    )
+
+
 def relu_fixture():
     x = torch.randn(2, 3, 5, 5)
     x[0, 0, 0, :3] = 0.0
@@ -206,6 +240,7 @@ def main():
     linear_fixture()
     cross_entropy_fixture()
     sgd_fixture()
+    batch_norm_backward_fixture()
     total = sum(os.path.getsize(os.path.join(OUTPUT, f)) for f in os.listdir(OUTPUT))
     print(f"wrote {len(os.listdir(OUTPUT))} files, {total} bytes, to {OUTPUT}", file=sys.stderr)
 

@@ -279,3 +279,52 @@ private func checkMaxPool(_ name: String) throws {
     expectMatches(parameter, fixture, "parameterAfter")
     expectMatches(momentumBuffer, fixture, "momentumBufferAfter")
 }
+
+/// Batch-norm backward against PyTorch with upstream gradients that vary within each channel
+/// (an all-ones gradient would make gradInput zero and check nothing). Channel 2's upstream
+/// gradient is constant, so its gradInput must vanish while the others must not.
+@Test func batchNormBackwardNonUniformGradientMatchesPyTorch() throws {
+    let fixture = try Fixture("batchnorm_backward_nonuniform")
+    let input = fixture.tensor("input")
+    let channels = input.shape[1]
+    let spatial = input.shape[2] * input.shape[3]
+    let expectedGradInput = fixture.floats("gradInput")
+    let overallScale = expectedGradInput.map { abs($0) }.max() ?? 0
+    for c in 0..<channels {
+        var channelScale: Float = 0
+        for n in 0..<input.shape[0] {
+            let start = (n * channels + c) * spatial
+            for i in start..<(start + spatial) {
+                channelScale = max(channelScale, abs(expectedGradInput[i]))
+            }
+        }
+        if c == 2 {
+            #expect(channelScale < 1e-5 * overallScale, "constant-gradient channel \(c)")
+        } else {
+            #expect(channelScale > 0.01 * overallScale, "non-trivial gradInput in channel \(c)")
+        }
+    }
+
+    let output = Tensor(shape: input.shape)
+    let savedMean = Tensor(shape: [channels])
+    let savedInvStd = Tensor(shape: [channels])
+    let gamma = fixture.tensor("gamma")
+    BatchNorm.forwardTraining(
+        output: output, input: input, gamma: gamma, beta: fixture.tensor("beta"),
+        runningMean: Tensor(shape: [channels]),
+        runningVar: Tensor(shape: [channels], values: [Float](repeating: 1, count: channels)),
+        savedMean: savedMean, savedInvStd: savedInvStd, momentum: fixture.float("momentum"),
+        eps: fixture.float("eps"), pool: testPool)
+    expectMatches(output, fixture, "output")
+
+    let gradInput = Tensor(shape: input.shape)
+    let gradGamma = Tensor(shape: [channels])
+    let gradBeta = Tensor(shape: [channels])
+    BatchNorm.backward(
+        gradInput: gradInput, gradGamma: gradGamma, gradBeta: gradBeta,
+        gradOutput: fixture.tensor("gradOutput"), input: input, gamma: gamma,
+        savedMean: savedMean, savedInvStd: savedInvStd, pool: testPool)
+    expectMatches(gradInput, fixture, "gradInput")
+    expectMatches(gradGamma, fixture, "gradGamma")
+    expectMatches(gradBeta, fixture, "gradBeta")
+}
