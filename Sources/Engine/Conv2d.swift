@@ -96,12 +96,13 @@ public final class Conv2dKernel: @unchecked Sendable {
     /// im2col rows per weight-gradient work item. Eight rows keep the split fine enough for
     /// two or three threads on a 1x1 convolution with 16 input channels.
     private let weightGroupRows = 8
-    /// Samples per weight-gradient chunk: as many as keep one group's im2col rows within
-    /// `chunkBudgetBytes`, at least 1 and at most the batch. It depends only on the geometry,
+    /// Samples per weight-gradient chunk: as many as keep one group's im2col rows and the
+    /// chunk's gradOutput rows within `chunkBudgetBytes`, at least 1 and at most the batch. It depends only on the geometry,
     /// never on the thread count, so the summation order is the same on every pool.
     private let weightChunk: Int
-    /// An estimate of a core's share of L2 that the chunk may fill.
-    private static let chunkBudgetBytes = 256 << 10
+    /// Half of a 1 MiB L2 (Zen 4), which leaves room for the weight-gradient tiles' other
+    /// traffic. Only the speed depends on it.
+    private static let chunkBudgetBytes = 512 << 10
 
     public init(geometry: ConvGeometry) {
         geometry.validate()
@@ -112,7 +113,8 @@ public final class Conv2dKernel: @unchecked Sendable {
         paddedPixelCount = roundUp(pixelCount, to: tileColumns)
         paddedOutChannels = roundUp(geometry.outChannels, to: tileRows)
         dotWidth = roundUp(pixelCount, to: 16)
-        let sampleBytes = weightGroupRows * dotWidth * MemoryLayout<Float>.stride
+        let sampleBytes =
+            (weightGroupRows + paddedOutChannels) * dotWidth * MemoryLayout<Float>.stride
         weightChunk = min(geometry.batch, max(1, Conv2dKernel.chunkBudgetBytes / sampleBytes))
     }
 
@@ -142,11 +144,29 @@ public final class Conv2dKernel: @unchecked Sendable {
 
         let inputStride = g.inChannels * g.inHeight * g.inWidth
         let outputStride = g.outChannels * pixelCount
+        // When the output planes already have the tile's shape, the product goes straight
+        // into the output and only the bias is added afterwards.
+        let writesInPlace = paddedPixelCount == pixelCount && paddedOutChannels == g.outChannels
         pool.parallelFor(g.batch) { samples, thread in
             let columns = self.threadColumns[thread].data
             let product = self.threadProducts[thread].data
             for n in samples {
                 self.im2col(input: input.data + n * inputStride, columns: columns)
+                if writesInPlace {
+                    let out = output.data + n * outputStride
+                    multiplyTiles(
+                        rows: g.outChannels, columns: self.pixelCount, depth: self.patchSize,
+                        a: weightRows, aStride: self.patchSize, b: columns,
+                        bStride: self.pixelCount, c: out, cStride: self.pixelCount)
+                    if let bias {
+                        for o in 0..<g.outChannels {
+                            let shift = bias.data[o]
+                            let plane = out + o * self.pixelCount
+                            for p in 0..<self.pixelCount { plane[p] += shift }
+                        }
+                    }
+                    continue
+                }
                 multiplyTiles(
                     rows: self.paddedOutChannels, columns: self.paddedPixelCount,
                     depth: self.patchSize, a: weightRows, aStride: self.patchSize,
@@ -251,15 +271,23 @@ public final class Conv2dKernel: @unchecked Sendable {
             let gradRows = self.threadProducts[thread].data
             let gradColumns = self.threadColumns[thread].data
             for n in samples {
-                for o in 0..<g.outChannels {
-                    (gradRows + o * self.paddedPixelCount).update(
-                        from: gradOutput.data + n * outputStride + o * self.pixelCount,
-                        count: self.pixelCount)
+                // gradOutput planes whose length is a multiple of the tile width are read in
+                // place; others are copied into zero-padded rows.
+                let rows: UnsafePointer<Float>
+                if self.paddedPixelCount == self.pixelCount {
+                    rows = UnsafePointer(gradOutput.data + n * outputStride)
+                } else {
+                    for o in 0..<g.outChannels {
+                        (gradRows + o * self.paddedPixelCount).update(
+                            from: gradOutput.data + n * outputStride + o * self.pixelCount,
+                            count: self.pixelCount)
+                    }
+                    rows = UnsafePointer(gradRows)
                 }
                 multiplyTiles(
                     rows: self.paddedPatchSize, columns: self.paddedPixelCount,
                     depth: g.outChannels, a: transposed.data, aStride: g.outChannels,
-                    b: gradRows, bStride: self.paddedPixelCount, c: gradColumns,
+                    b: rows, bStride: self.paddedPixelCount, c: gradColumns,
                     cStride: self.paddedPixelCount)
                 self.col2im(columns: gradColumns, gradInput: gradInput.data + n * inputStride)
             }
@@ -312,12 +340,14 @@ public final class Conv2dKernel: @unchecked Sendable {
         let slotStride = weightGroupRows * dotWidth
         pool.parallelFor(groupCount) { groups, thread in
             let rows = self.threadPatchRows[thread].data
-            for group in groups {
-                let firstRow = group * self.weightGroupRows
-                let rowCount = min(self.weightGroupRows, self.paddedPatchSize - firstRow)
-                var chunkStart = 0
-                while chunkStart < g.batch {
-                    let chunkCount = min(self.weightChunk, g.batch - chunkStart)
+            // Chunks are the outer loop, so a chunk's gradOutput rows stay in this core's L2
+            // while every group of the thread reads them.
+            var chunkStart = 0
+            while chunkStart < g.batch {
+                let chunkCount = min(self.weightChunk, g.batch - chunkStart)
+                for group in groups {
+                    let firstRow = group * self.weightGroupRows
+                    let rowCount = min(self.weightGroupRows, self.paddedPatchSize - firstRow)
                     for slot in 0..<chunkCount {
                         let sample = input.data + (chunkStart + slot) * inputStride
                         for r in 0..<rowCount {
@@ -349,8 +379,8 @@ public final class Conv2dKernel: @unchecked Sendable {
                             }
                         }
                     }
-                    chunkStart += chunkCount
                 }
+                chunkStart += chunkCount
             }
         }
     }
