@@ -42,16 +42,22 @@ func runBench(_ arguments: [String]) throws {
     }
 
     if !parsed.has("no-kernels") {
+        print("peak,threads,gflops")
+        for threads in [1, 2] {
+            let rate = PeakProbe.measureGflops(threads: threads)
+            print("peak,\(threads)," + String(format: "%.1f", rate))
+        }
         benchKernels(threads: kernelThreads, iterations: iterations, warmup: warmup)
     }
     if !parsed.has("no-steps") {
-        print("step,config,model,batch,threads,median_ms,min_ms,images_per_s")
+        print("step,config,model,batch,threads,median_ms,min_ms,images_per_s,cpu_ms")
         for config in configs {
             let times = benchSteps(config, iterations: iterations, warmup: warmup)
             print(
                 "step,\(config.name),\(config.model.rawValue),\(config.batch),\(config.threads),"
                     + format(times.median * 1e3) + "," + format(times.minimum * 1e3) + ","
-                    + String(format: "%.0f", Double(config.batch) / times.median))
+                    + String(format: "%.0f", Double(config.batch) / times.median) + ","
+                    + format(times.cpuMedian * 1e3))
         }
     }
     var usage = rusage()
@@ -78,27 +84,43 @@ private let benchUsage = """
 
 private func format(_ value: Double) -> String { String(format: "%.3f", value) }
 
-/// Median and minimum of timed runs, in seconds.
+/// Median and minimum of timed runs, in seconds, and the median CPU time of the whole
+/// process per run (all threads, including the pool's polling).
 struct BenchTimes {
     var median: Double
     var minimum: Double
+    var cpuMedian: Double
+}
+
+/// Returns the CPU time that all threads of the process have used, in seconds.
+private func processCPUSeconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+}
+
+private func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    let middle = sorted.count / 2
+    return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
 }
 
 /// Runs `body` `warmup` times, then `iterations` times under the clock.
 func measure(iterations: Int, warmup: Int, _ body: () -> Void) -> BenchTimes {
     for _ in 0..<warmup { body() }
     var samples: [Double] = []
+    var cpuSamples: [Double] = []
     samples.reserveCapacity(iterations)
+    cpuSamples.reserveCapacity(iterations)
     for _ in 0..<iterations {
+        let cpuStart = processCPUSeconds()
         let start = DispatchTime.now().uptimeNanoseconds
         body()
         samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        cpuSamples.append(processCPUSeconds() - cpuStart)
     }
-    samples.sort()
-    let middle = samples.count / 2
-    let median =
-        samples.count % 2 == 1 ? samples[middle] : (samples[middle - 1] + samples[middle]) / 2
-    return BenchTimes(median: median, minimum: samples[0])
+    return BenchTimes(
+        median: median(samples), minimum: samples.min()!, cpuMedian: median(cpuSamples))
 }
 
 // MARK: Kernels
@@ -127,7 +149,8 @@ private func benchKernels(threads: Int, iterations: Int, warmup: Int) {
     print("# conv kernels of resnet20, 3x32x32, batch \(batch), \(threads) thread(s)")
     print(
         "kernel,layer,uses,forward_ms,forward_gflops,input_grad_ms,input_grad_gflops,"
-            + "weight_grad_ms,weight_grad_gflops")
+            + "weight_grad_ms,weight_grad_gflops,forward_cpu_ms,input_grad_cpu_ms,"
+            + "weight_grad_cpu_ms")
     var generator = SeededGenerator(seed: 7)
     var totalMs = 0.0
     for (name, g, uses) in layers {
@@ -157,7 +180,9 @@ private func benchKernels(threads: Int, iterations: Int, warmup: Int) {
                 + format(inputGrad.median * 1e3) + ","
                 + String(format: "%.1f", flops / inputGrad.median / 1e9) + ","
                 + format(weightGrad.median * 1e3) + ","
-                + String(format: "%.1f", flops / weightGrad.median / 1e9))
+                + String(format: "%.1f", flops / weightGrad.median / 1e9) + ","
+                + format(forward.cpuMedian * 1e3) + "," + format(inputGrad.cpuMedian * 1e3) + ","
+                + format(weightGrad.cpuMedian * 1e3))
         totalMs += Double(uses) * (forward.median + inputGrad.median + weightGrad.median) * 1e3
     }
     print(
