@@ -184,3 +184,24 @@ func convWeightGradientSumsIntegersExactly(geometryIndex: Int) {
             "gradBias of geometry \(geometryIndex), \(pool.threadCount) threads")
     }
 }
+
+/// 3 blocks and a partial one, so three threads each get blocks and the tail runs.
+@Test func reductionIsBitwiseIdenticalAcrossThreadCounts() {
+    var generator = SeededGenerator(seed: 71)
+    let count = 3 * Reduction.blockSize + 1_001
+    let a = randomTensor([count], &generator)
+    let b = randomTensor([count], &generator)
+    var exactDot = 0.0
+    for i in 0..<count { exactDot += Double(a[i]) * Double(b[i]) }
+
+    let baselineDot = Reduction.dot(a, b, pool: poolsToCompare[0])
+    let baselineNorm = Reduction.norm(a, pool: poolsToCompare[0])
+    #expect(abs(baselineDot - exactDot) <= 1e-9 * Double(count))
+    #expect(abs(baselineNorm - a.norm()) <= 1e-12 * a.norm())
+    for pool in poolsToCompare.dropFirst() {
+        let dot = Reduction.dot(a, b, pool: pool)
+        let norm = Reduction.norm(a, pool: pool)
+        #expect(dot.bitPattern == baselineDot.bitPattern, "dot, \(pool.threadCount) threads")
+        #expect(norm.bitPattern == baselineNorm.bitPattern, "norm, \(pool.threadCount) threads")
+    }
+}
