@@ -16,12 +16,10 @@ public final class BasicBlock: @unchecked Sendable {
 
     /// relu(bn1(conv1(x))), the input of conv2.
     private let hidden: Tensor
-    /// F(x) + S(x), or F(x) with the skip off: the argument of the final ReLU.
-    private let preActivation: Tensor
     /// The block's output O [N, outChannels, outH, outW].
     public let output: Tensor
 
-    /// g = dL/dO * relu'(preActivation).
+    /// g = dL/dO * relu'(F(x) + S(x)), or relu'(F(x)) with the skip off.
     private let gradPreActivation: Tensor
     /// dL/d(hidden), then overwritten in place by its product with the ReLU mask.
     private let gradHidden: Tensor
@@ -64,7 +62,6 @@ public final class BasicBlock: @unchecked Sendable {
         let outShape = [batch, outChannels, geometry1.outHeight, geometry1.outWidth]
         let inShape = [batch, inChannels, height, width]
         hidden = Tensor(shape: outShape)
-        preActivation = Tensor(shape: outShape)
         output = Tensor(shape: outShape)
         gradPreActivation = Tensor(shape: outShape)
         gradHidden = Tensor(shape: outShape)
@@ -98,11 +95,10 @@ public final class BasicBlock: @unchecked Sendable {
                 downsample.forward(input: input, training: training, pool: pool)
                 shortcut = downsample.output
             }
-            Elementwise.add(output: preActivation, conv2.output, shortcut, pool: pool)
+            Elementwise.addReLU(output: output, conv2.output, shortcut, pool: pool)
         } else {
-            preActivation.copy(from: conv2.output)
+            ReLU.forward(output: output, input: conv2.output, pool: pool)
         }
-        ReLU.forward(output: output, input: preActivation, pool: pool)
     }
 
     /// Computes dL/dx split into its skip and residual parts, and every parameter gradient.
