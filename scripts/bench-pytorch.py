@@ -8,7 +8,11 @@ glibc malloc set to keep freed memory, which saves page faults in every step). W
 median, so a burst of load from other processes hurts one round only.
 
 Prints per configuration: our ms/step, PyTorch default and tuned ms/step, and our time
-divided by theirs (below 1 means resnet-tui is faster).
+divided by theirs (below 1 means resnet-tui is faster); then the same table for the CPU
+time per step summed over all threads, which other processes on the machine disturb less
+than wall time. PyTorch's wheel ships GNU OpenMP (libgomp), which spins for a while
+before it sleeps, and resnet-tui's pool polls briefly too, so both CPU times include
+some waiting.
 
 Needs torch, only for this script: /work/venv/bin/python scripts/bench-pytorch.py
 """
@@ -17,6 +21,7 @@ import argparse
 import ctypes
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -84,7 +89,10 @@ def build_model(torch, kind):
 
 
 def time_pytorch(configs, iterations, warmup, tuned):
-    """Return {config name: (median_ms, min_ms)} for PyTorch, in this process."""
+    """Return {config name: (median_ms, min_ms, cpu_ms)} for PyTorch, in this process.
+
+    cpu_ms is the median CPU time of the process per step, summed over its threads.
+    """
     import torch
 
     results = {}
@@ -111,23 +119,22 @@ def time_pytorch(configs, iterations, warmup, tuned):
         for _ in range(warmup):
             step()
         samples = []
+        cpu_samples = []
         for _ in range(iterations):
+            cpu_start = time.process_time()
             start = time.perf_counter()
             step()
             samples.append(time.perf_counter() - start)
-        samples.sort()
-        middle = len(samples) // 2
-        median = (
-            samples[middle]
-            if len(samples) % 2
-            else (samples[middle - 1] + samples[middle]) / 2
+            cpu_samples.append(time.process_time() - cpu_start)
+        results[name] = (
+            statistics.median(samples) * 1e3, min(samples) * 1e3,
+            statistics.median(cpu_samples) * 1e3,
         )
-        results[name] = (median * 1e3, samples[0] * 1e3)
     return results
 
 
 def time_ours(binary, configs, iterations, warmup):
-    """Return {config name: (median_ms, min_ms)} parsed from `resnet-tui bench`."""
+    """Return {config name: (median_ms, min_ms, cpu_ms)} parsed from `resnet-tui bench`."""
     names = ",".join(c[0] for c in configs)
     command = [
         binary, "bench", "--no-kernels", "--iterations", str(iterations),
@@ -138,7 +145,7 @@ def time_ours(binary, configs, iterations, warmup):
     for line in output.splitlines():
         fields = line.split(",")
         if fields[0] == "step" and fields[1] != "config":
-            results[fields[1]] = (float(fields[5]), float(fields[6]))
+            results[fields[1]] = (float(fields[5]), float(fields[6]), float(fields[8]))
     return results
 
 
@@ -201,6 +208,7 @@ def main():
         )
 
     best = {"ours": {}, "default": {}, "tuned": {}}
+    best_cpu = {"ours": {}, "default": {}, "tuned": {}}
     for _ in range(arguments.rounds):
         rounds = {
             "ours": time_ours(arguments.binary, configs, arguments.iterations, arguments.warmup),
@@ -208,8 +216,9 @@ def main():
             "tuned": spawn_worker(arguments, configs, tuned=True),
         }
         for key, results in rounds.items():
-            for name, (median, _) in results.items():
+            for name, (median, _, cpu) in results.items():
                 best[key][name] = min(best[key].get(name, float("inf")), median)
+                best_cpu[key][name] = min(best_cpu[key].get(name, float("inf")), cpu)
 
     print(
         f"# median ms/step over {arguments.iterations} steps, best of "
@@ -224,6 +233,20 @@ def main():
         ours = best["ours"][name]
         default = best["default"][name]
         tuned = best["tuned"][name]
+        print(
+            f"{name:<18} {ours:9.2f} {default:9.2f} {tuned:9.2f} "
+            f"{ours / default:11.2f} {ours / tuned:11.2f}"
+        )
+    print()
+    print(
+        "# median CPU ms/step (all threads of the process), best of "
+        f"{arguments.rounds} round(s); less disturbed than wall time by other processes"
+    )
+    print(header)
+    for name, _, _, _ in configs:
+        ours = best_cpu["ours"][name]
+        default = best_cpu["default"][name]
+        tuned = best_cpu["tuned"][name]
         print(
             f"{name:<18} {ours:9.2f} {default:9.2f} {tuned:9.2f} "
             f"{ours / default:11.2f} {ours / tuned:11.2f}"
