@@ -5,27 +5,42 @@
 /// A measurement of the machine's Float32 multiply-add rate, the denominator of the
 /// benchmark's "% of peak" figures.
 public enum PeakProbe {
-    /// Returns the GFLOP/s (2 per multiply-add) that `threads` threads reach together on
-    /// twelve independent chains of SIMD16 multiply-adds whose operands stay in registers.
-    /// Twelve chains cover the latency of a multiply-add (4 cycles on Zen 4) times its
-    /// throughput, so the rate is bound by the FMA units alone. Each thread runs
-    /// `iterations` rounds of 12 multiply-adds.
-    public static func measureGflops(threads: Int, iterations: Int = 20_000_000) -> Double {
+    /// The rate of one probe run, in GFLOP/s (2 per multiply-add).
+    public struct Rate: Sendable {
+        /// Floating-point operations of all threads over wall-clock time.
+        public var wallGflops: Double
+        /// Floating-point operations over the CPU time that the process used, that is, the
+        /// rate of one core while it runs the probe. Other processes that take the cores
+        /// lower `wallGflops` but hardly this.
+        public var perCoreGflops: Double
+    }
+
+    /// Runs twelve independent chains of SIMD16 multiply-adds whose operands stay in
+    /// registers, on `threads` threads, and returns the rate. Twelve chains cover the
+    /// latency of a multiply-add (4 cycles on Zen 4) times its throughput, so the rate is
+    /// bound by the FMA units alone. Each thread runs `iterations` rounds of 12
+    /// multiply-adds.
+    public static func measure(threads: Int, iterations: Int = 20_000_000) -> Rate {
         let pool = ThreadPool(threads: threads)
         let sink = UnsafeMutablePointer<Float>.allocate(capacity: threads)
         defer { sink.deallocate() }
-        var start = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &start)
+        let cpuStart = clockSeconds(CLOCK_PROCESS_CPUTIME_ID)
+        let start = clockSeconds(CLOCK_MONOTONIC)
         pool.parallelFor(threads) { parts in
             for part in parts {
                 sink[part] = runChains(iterations: iterations, seed: Float(part))
             }
         }
-        var end = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &end)
-        let seconds = Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) / 1e9
-        let flops = Double(threads) * Double(iterations) * 12 * 16 * 2
-        return flops / seconds / 1e9
+        let seconds = clockSeconds(CLOCK_MONOTONIC) - start
+        let cpuSeconds = clockSeconds(CLOCK_PROCESS_CPUTIME_ID) - cpuStart
+        let gigaflops = Double(threads) * Double(iterations) * 12 * 16 * 2 / 1e9
+        return Rate(wallGflops: gigaflops / seconds, perCoreGflops: gigaflops / cpuSeconds)
+    }
+
+    private static func clockSeconds(_ clock: clockid_t) -> Double {
+        var time = timespec()
+        clock_gettime(clock, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
     }
 
     @inline(never)

@@ -42,10 +42,12 @@ func runBench(_ arguments: [String]) throws {
     }
 
     if !parsed.has("no-kernels") {
-        print("peak,threads,gflops")
+        print("peak,threads,wall_gflops,per_core_gflops")
         for threads in [1, 2] {
-            let rate = PeakProbe.measureGflops(threads: threads)
-            print("peak,\(threads)," + String(format: "%.1f", rate))
+            let rate = PeakProbe.measure(threads: threads)
+            print(
+                "peak,\(threads)," + String(format: "%.1f", rate.wallGflops) + ","
+                    + String(format: "%.1f", rate.perCoreGflops))
         }
         benchKernels(threads: kernelThreads, iterations: iterations, warmup: warmup)
     }
