@@ -6,12 +6,14 @@ import Training
     import Glibc
 #endif
 
-/// `resnet-tui bench`: times the convolution kernels of resnet20 and whole training steps
-/// (forward, loss, backward, SGD) of resnet20 and a tiny model on synthetic data.
+/// `resnet-tui bench`: measures the FMA peak, times the convolution kernels of resnet20 and
+/// whole training steps (forward, loss, backward, SGD) of resnet20 and a tiny model on
+/// synthetic data.
 ///
-/// Every time is the median of `--iterations` runs after `--warmup` runs. The output is
-/// CSV-like text that `scripts/bench-pytorch.py` parses: lines starting with `kernel,`,
-/// `step,`, `phase,` and `memory,`.
+/// Every time is the median of `--iterations` runs after `--warmup` runs, in wall time and
+/// in CPU time of the whole process. The output is CSV-like text: lines starting with
+/// `peak,`, `kernel,`, `step,` and `memory,`. `scripts/bench-pytorch.py` parses the `step,`
+/// lines.
 func runBench(_ arguments: [String]) throws {
     let parsed = try ParsedArguments(
         arguments,
@@ -71,7 +73,8 @@ func runBench(_ arguments: [String]) throws {
 private let benchUsage = """
     Usage: resnet-tui bench [options]
 
-    Times resnet20's convolution kernels and whole training steps on synthetic data.
+    Measures the FMA peak, and times resnet20's convolution kernels and whole training steps
+    on synthetic data, in wall time and in CPU time summed over all threads.
 
     Options:
       --iterations N   timed runs per measurement; the median is reported (default 20)
@@ -79,7 +82,7 @@ private let benchUsage = """
       --threads N      threads for the per-kernel table (default 2)
       --only LIST      comma-separated step configurations to run, such as
                        resnet20-b128-t2,tiny-b32-t2 (default: all five)
-      --no-kernels     skip the per-kernel table
+      --no-kernels     skip the peak probe and the per-kernel table
       --no-steps       skip the training-step table
 
     """
