@@ -93,10 +93,12 @@ func runCommand(_ arguments: [String]) throws {
             return
         }
         try runFrameBenchmark(parsed)
+    case "bench":
+        try runBench(rest)
     case "help":
         print(usage, terminator: "")
     default:
-        let commands = ["train", "summary", "bench-frames", "help"]
+        let commands = ["train", "summary", "bench", "bench-frames", "help"]
         let closest = commands.min { editDistance($0, command) < editDistance($1, command) }!
         throw UsageError(description: "unknown command '\(command)'; did you mean '\(closest)'?")
     }

@@ -236,15 +236,13 @@ public final class ResNet: @unchecked Sendable {
             block.backward(
                 gradOutput: gradient(intoOutputOf: layer), input: input(ofLayer: layer),
                 pool: pool)
-            let skip = block.gradSkip.norm()
-            let residual = block.gradResidual.norm()
-            var dot = 0.0
-            for i in 0..<block.gradSkip.count {
-                dot += Double(block.gradSkip[i]) * Double(block.gradResidual[i])
-            }
+            let skip = Reduction.norm(block.gradSkip, pool: pool)
+            let residual = Reduction.norm(block.gradResidual, pool: pool)
+            let dot = Reduction.dot(block.gradSkip, block.gradResidual, pool: pool)
             let cosine = skip > 0 && residual > 0 ? dot / (skip * residual) : 0
             return GradientFlow(
-                skip: skip, residual: residual, input: block.gradInput.norm(), cosine: cosine,
+                skip: skip, residual: residual,
+                input: Reduction.norm(block.gradInput, pool: pool), cosine: cosine,
                 weight: Self.norm(of: block.parameters))
         }
     }
