@@ -122,6 +122,9 @@ public func handleKey(_ key: KeyEvent, state: UIState, snapshot: SessionSnapshot
         return KeyOutcome(state: next, command: .toggleSkip(layer: selected))
     case .character("T"):
         return KeyOutcome(state: next, command: .toggleAllSkips)
+    case .character("x"):
+        guard let selected = next.selectedLayer else { return KeyOutcome(state: next) }
+        return KeyOutcome(state: next, command: .whatIf(layer: selected))
     case .character("c"):
         return KeyOutcome(state: next, command: .toggleCompare)
     case .character("f"):

@@ -167,6 +167,24 @@ public struct ComparisonSnapshot: Sendable, Equatable {
     }
 }
 
+/// A what-if recomputation: the current iteration run again with one block's skip flipped,
+/// leaving weights, optimizer state, batch-norm statistics and the data order untouched.
+public struct WhatIfSnapshot: Sendable, Equatable {
+    /// The block whose skip was flipped.
+    public var layer: Int
+    /// The skip setting the recomputation used for that block.
+    public var skipEnabled: Bool
+    public var gradients: [GradientFlow?]
+    public var loss: Double
+
+    public init(layer: Int, skipEnabled: Bool, gradients: [GradientFlow?], loss: Double) {
+        self.layer = layer
+        self.skipEnabled = skipEnabled
+        self.gradients = gradients
+        self.loss = loss
+    }
+}
+
 /// The session's state after a phase.
 public struct SessionSnapshot: Sendable {
     public var modelName: String
@@ -212,6 +230,9 @@ public struct SessionSnapshot: Sendable {
     public var inputShape: [Int] = []
     /// The second model while compare mode is on, else nil.
     public var comparison: ComparisonSnapshot?
+    /// The last what-if recomputation of the current iteration, cleared when the next
+    /// iteration starts.
+    public var whatIf: WhatIfSnapshot?
 
     public init(
         modelName: String, datasetName: String, batchSize: Int, learningRate: Double,
@@ -271,6 +292,8 @@ public enum SessionCommand: Sendable, Equatable {
     case viewFeatureMap(sample: Int, channel: Int)
     /// Turns compare mode on or off.
     case toggleCompare
+    /// Recomputes the current iteration with this block's skip flipped, for display only.
+    case whatIf(layer: Int)
 }
 
 /// A running session as the UI sees it.

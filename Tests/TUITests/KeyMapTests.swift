@@ -101,7 +101,7 @@ import Training
 @Test func unknownKeysDoNothing() {
     let snapshot = Fixtures.backwardThroughLayer1()
     let state = UIState(selectedLayer: 2)
-    for key: KeyEvent in [.character("x"), .left, .resize, .escape] {
+    for key: KeyEvent in [.character("z"), .left, .resize, .escape] {
         let outcome = handleKey(key, state: state, snapshot: snapshot)
         #expect(outcome == KeyOutcome(state: state), "\(key)")
     }

@@ -171,6 +171,77 @@ struct StepperTests {
         #expect(abs(ratio - expected) <= 1e-3 * expected, "ratio \(ratio) expected \(expected)")
     }
 
+    /// Returns every value the what-if run must leave alone: weights, gradients, momentum
+    /// buffers and batch-norm state, as bit patterns.
+    static func trainingState(of stepper: Stepper) -> [[UInt32]] {
+        var state: [[UInt32]] = []
+        for parameter in stepper.model.parameters {
+            state.append(parameter.value.toArray().map(\.bitPattern))
+            state.append(parameter.gradient.toArray().map(\.bitPattern))
+            state.append(parameter.momentumBuffer.toArray().map(\.bitPattern))
+        }
+        for entry in stepper.model.stateEntries {
+            switch entry {
+            case .floats(_, let tensor): state.append(tensor.toArray().map(\.bitPattern))
+            case .counter(_, let norm): state.append([UInt32(norm.batchesTracked)])
+            }
+        }
+        return state
+    }
+
+    @Test func whatIfLeavesTrainingUntouched() throws {
+        let (stepper, _) = Self.makeStepper(seed: 8)
+        let (reference, _) = Self.makeStepper(seed: 8)
+        let block = ResNet.firstBlockLayer + 1
+        for run in [stepper, reference] {
+            run.finishIteration()
+            run.runBackward()
+        }
+        let before = Self.trainingState(of: stepper)
+        stepper.whatIf(layer: block)
+        #expect(Self.trainingState(of: stepper) == before, "what-if changed training state")
+        let whatIf = try #require(stepper.snapshot.whatIf)
+        #expect(whatIf.layer == block)
+        #expect(whatIf.skipEnabled == false)
+        #expect(whatIf.gradients[block]?.skip == 0, "the flipped block ran with its skip off")
+        let earlier = ResNet.firstBlockLayer
+        #expect(whatIf.gradients[earlier]?.input != stepper.snapshot.gradients[earlier]?.input)
+
+        // The run goes on exactly as a run that never asked what if.
+        stepper.finishIteration()
+        stepper.finishIteration()
+        reference.finishIteration()
+        reference.finishIteration()
+        #expect(Self.weights(of: stepper) == Self.weights(of: reference))
+        #expect(stepper.snapshot.history.map(\.loss) == reference.snapshot.history.map(\.loss))
+        #expect(stepper.snapshot.whatIf == nil, "cleared by the next iteration")
+    }
+
+    @Test func whatIfMatchesRunWithSkipOff() throws {
+        let (stepper, _) = Self.makeStepper(seed: 12)
+        let (flipped, _) = Self.makeStepper(seed: 12)
+        let block = ResNet.firstBlockLayer
+        flipped.setSkip(layer: block, enabled: false)
+        stepper.runBackward()
+        flipped.runBackward()
+        stepper.whatIf(layer: block)
+        let whatIf = try #require(stepper.snapshot.whatIf)
+        #expect(whatIf.loss == flipped.snapshot.currentLoss)
+        for layer in whatIf.gradients.indices {
+            #expect(
+                whatIf.gradients[layer]?.input == flipped.snapshot.gradients[layer]?.input,
+                "layer \(layer)")
+        }
+    }
+
+    @Test func whatIfNeedsBackwardPass() {
+        let (stepper, _) = Self.makeStepper()
+        stepper.runForward()
+        stepper.whatIf(layer: ResNet.firstBlockLayer)
+        #expect(stepper.snapshot.whatIf == nil)
+        #expect(stepper.snapshot.message?.contains("press b") == true)
+    }
+
     @Test func learningRateScalesAndClamps() {
         let (stepper, _) = Self.makeStepper()
         let start = stepper.optimizer.learningRate

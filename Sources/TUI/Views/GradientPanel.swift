@@ -14,6 +14,27 @@ public struct GradientPanel {
         self.snapshot = snapshot
     }
 
+    /// A second set of gradients to show beside the current ones: compare mode's model B,
+    /// or else the what-if recomputation. Returns the panel title, the two row labels and
+    /// the other gradients.
+    var pairing: (title: String, labels: (String, String), other: [GradientFlow?])? {
+        if let comparison = snapshot.comparison {
+            return (
+                "gradient at block input: A vs B (\(comparison.label))", ("A", "B"),
+                comparison.gradients
+            )
+        }
+        if let whatIf = snapshot.whatIf, snapshot.layers.indices.contains(whatIf.layer) {
+            let name = snapshot.layers[whatIf.layer].name
+            let state = whatIf.skipEnabled ? "on" : "off"
+            return (
+                "gradient at block input: now vs x = \(name) skip \(state)", ("now", "x"),
+                whatIf.gradients
+            )
+        }
+        return nil
+    }
+
     /// Block indices, deepest first.
     public var blocks: [Int] {
         snapshot.layers.indices.filter { snapshot.layers[$0].kind == .block }.reversed()
@@ -27,11 +48,9 @@ public struct GradientPanel {
     public var scale: LogScale? {
         var norms: [Double] = []
         for block in blocks {
-            if let comparison = snapshot.comparison {
+            if let pairing {
                 if let flow = gradient(of: block) { norms.append(flow.input) }
-                if comparison.gradients.indices.contains(block),
-                    let other = comparison.gradients[block]
-                {
+                if pairing.other.indices.contains(block), let other = pairing.other[block] {
                     norms.append(other.input)
                 }
                 continue
@@ -44,9 +63,7 @@ public struct GradientPanel {
     }
 
     public func draw(in rect: Rect, on buffer: inout CellBuffer) {
-        let title =
-            snapshot.comparison.map { "gradient at block input: A vs B (\($0.label))" }
-            ?? "gradient flow: skip vs residual"
+        let title = pairing?.title ?? "gradient flow: skip vs residual"
         buffer.drawBox(rect, title: title, style: Theme.border)
         let inside = rect.inset(by: 1)
         guard !inside.isEmpty else { return }
@@ -107,7 +124,7 @@ public struct GradientPanel {
     private func barWidth(rowsPerBlock: Int, nameWidth: Int, width: Int) -> Int {
         let paths = rowsPerBlock == 2 ? 1 : 2
         let width =
-            rowsPerBlock == 2 && snapshot.comparison == nil
+            rowsPerBlock == 2 && pairing == nil
                 && width - nameWidth - 13 >= 10 + Self.weightColumnWidth
             ? width - Self.weightColumnWidth : width
         return max(0, (width - nameWidth - paths * 13 - (paths - 1)) / paths)
@@ -125,12 +142,11 @@ public struct GradientPanel {
 
         let barWidth = barWidth(rowsPerBlock: rowsPerBlock, nameWidth: nameWidth, width: rect.width)
         let start = rect.x + nameWidth
-        if let comparison = snapshot.comparison {
-            let other =
-                comparison.gradients.indices.contains(block) ? comparison.gradients[block] : nil
+        if let pairing {
+            let other = pairing.other.indices.contains(block) ? pairing.other[block] : nil
             drawComparison(
-                gradient(of: block), other, rowsPerBlock: rowsPerBlock, scale: scale,
-                barWidth: barWidth, x: start, y: rect.y, on: &buffer)
+                gradient(of: block), other, labels: pairing.labels, rowsPerBlock: rowsPerBlock,
+                scale: scale, barWidth: barWidth, x: start, y: rect.y, on: &buffer)
             return
         }
         guard let flow = gradient(of: block) else {
@@ -164,14 +180,15 @@ public struct GradientPanel {
         }
     }
 
-    /// Draws the input-gradient norms of model A and of compare mode's model B, each with
-    /// a letter, on two rows or side by side on one.
+    /// Draws two input-gradient norms of a block (A and B in compare mode, now and what-if)
+    /// with their labels, on two rows or side by side on one.
     private func drawComparison(
-        _ flow: GradientFlow?, _ other: GradientFlow?, rowsPerBlock: Int, scale: LogScale?,
-        barWidth: Int, x: Int, y: Int, on buffer: inout CellBuffer
+        _ flow: GradientFlow?, _ other: GradientFlow?, labels: (String, String),
+        rowsPerBlock: Int, scale: LogScale?, barWidth: Int, x: Int, y: Int,
+        on buffer: inout CellBuffer
     ) {
         var column = x
-        for (index, entry) in [("A", flow), ("B", other)].enumerated() {
+        for (index, entry) in [(labels.0, flow), (labels.1, other)].enumerated() {
             let row = rowsPerBlock == 2 ? y + index : y
             if rowsPerBlock == 2 { column = x }
             guard let value = entry.1 else {

@@ -40,6 +40,7 @@ public enum KeyHelp {
         ("+  -", "double / halve the learning rate"),
         ("r", "reset the weights from the seed"),
         ("c", "compare: restart beside a copy with the skips flipped"),
+        ("x", "what-if: redo this iteration with the block's skip flipped"),
         ("Tab", "switch the detail panel: statistics, map, input"),
         ("[  ]", "previous / next channel of the feature map"),
         ("{  }", "previous / next sample of the batch"),

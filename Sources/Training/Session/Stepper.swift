@@ -157,6 +157,7 @@ public final class Stepper: @unchecked Sendable {
                 of: model.images, layer: -1, sample: snapshot.featureSample,
                 channel: snapshot.featureChannel)
             snapshot.featureMaps = Array(repeating: nil, count: model.layerCount)
+            snapshot.whatIf = nil
             snapshot.activations = Array(repeating: nil, count: model.layerCount)
             snapshot.gradients = Array(repeating: nil, count: model.layerCount)
             snapshot.currentLoss = nil
@@ -215,6 +216,52 @@ public final class Stepper: @unchecked Sendable {
             if case .backward(let layer) = phase, layer == 0 { return }
             if atIterationBoundary, case .loss = phase { return }
         }
+    }
+
+    /// Runs the current iteration's forward and backward passes again on the same batch with
+    /// the skip of the block at `layer` flipped, and stores the gradients it gives in
+    /// `snapshot.whatIf`. Only allowed once the backward pass has reached the input and
+    /// before the update. Parameter gradients, batch-norm running statistics and the skip
+    /// setting are restored afterwards, so the update and every later iteration run exactly
+    /// as they would have without it.
+    public func whatIf(layer: Int) {
+        guard model.blockIndex(ofLayer: layer) != nil else { return }
+        guard case .update = snapshot.phases[snapshot.nextPhase] else {
+            snapshot.message = "x needs a finished backward pass: press b, then x"
+            return
+        }
+        let gradients = model.parameters.map { $0.gradient.clone() }
+        var floats: [(Tensor, Tensor)] = []
+        var counters: [(BatchNormState, Int64)] = []
+        for entry in model.stateEntries {
+            switch entry {
+            case .floats(_, let tensor): floats.append((tensor, tensor.clone()))
+            case .counter(_, let norm): counters.append((norm, norm.batchesTracked))
+            }
+        }
+        let original = model.skipEnabled(layer: layer)
+        model.setSkip(layer: layer, enabled: !original)
+        for index in 0..<model.layerCount {
+            model.forward(layer: index, training: true, pool: pool)
+        }
+        let loss = model.loss().loss
+        var flows = [GradientFlow?](repeating: nil, count: model.layerCount)
+        for index in (0..<model.layerCount).reversed() {
+            var flow = model.backward(layer: index, pool: pool)
+            flow.skipActive = model.skipEnabled(layer: index)
+            flows[index] = flow
+        }
+        model.setSkip(layer: layer, enabled: original)
+        for (parameter, saved) in zip(model.parameters, gradients) {
+            parameter.gradient.copy(from: saved)
+        }
+        for (tensor, saved) in floats { tensor.copy(from: saved) }
+        for (norm, count) in counters { norm.batchesTracked = count }
+        snapshot.whatIf = WhatIfSnapshot(
+            layer: layer, skipEnabled: !original, gradients: flows, loss: loss)
+        snapshot.message =
+            "what-if: \(snapshot.layers[layer].name) with its skip \(original ? "off" : "on") "
+            + "(this iteration only; the run goes on unchanged)"
     }
 
     /// Chooses the sample and channel of the feature maps, and takes them again from the

@@ -92,6 +92,9 @@ public final class TrainingSession: SessionControl, @unchecked Sendable {
             stepper.scaleLearningRate(by: factor)
         case .resetWeights:
             stepper.resetWeights()
+        case .whatIf(let layer):
+            stepper.setRunning(false)
+            stepper.whatIf(layer: layer)
         case .toggleCompare:
             stepper.setRunning(false)
             stepper.setComparing(stepper.twin == nil)
