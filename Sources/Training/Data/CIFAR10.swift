@@ -9,9 +9,9 @@ public struct CIFAR10Batch: Sendable {
     public let labels: [Int32]
 }
 
-/// Reader for the binary version of CIFAR-10, as unpacked from `cifar-10-binary.tar.gz`. Each batch file is a sequence of 3073-byte
-/// records: one label byte in 0...9, then 1024 red, 1024 green and 1024 blue bytes of a
-/// 32x32 image, row-major. The files have no header, so the record size and the labels are
+/// Reader for the binary version of CIFAR-10, as unpacked from `cifar-10-binary.tar.gz`.
+/// Each batch file is a sequence of 3073-byte records: one label byte in 0...9, then 1024
+/// red, 1024 green and 1024 blue bytes of a 32x32 image, row-major. The files have no header, so the record size and the labels are
 /// all that can be checked.
 public enum CIFAR10 {
     public static let channels = 3
