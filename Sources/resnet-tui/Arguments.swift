@@ -1,10 +1,12 @@
 /// A mistake in the command line; the program prints it with a usage hint and exits with 2.
 struct UsageError: Error, CustomStringConvertible {
     var description: String
+    /// The command whose `--help` the hint points to, such as "resnet-tui train".
+    var command = "resnet-tui"
 }
 
 /// A flag the parser accepts: its name without dashes and whether it takes a value.
-struct FlagSpec {
+struct FlagSpec: Sendable {
     var name: String
     var takesValue: Bool
     var help: String

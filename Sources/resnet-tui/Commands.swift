@@ -36,6 +36,7 @@ let commonFlags = [
     FlagSpec(name: "weight-decay", takesValue: true, help: ""),
     FlagSpec(name: "threads", takesValue: true, help: ""),
     FlagSpec(name: "seed", takesValue: true, help: ""),
+    FlagSpec(name: "input", takesValue: true, help: ""),
     FlagSpec(name: "help", takesValue: false, help: ""),
 ]
 
@@ -58,25 +59,41 @@ func runCommand(_ arguments: [String]) throws {
             return
         }
         try runInteractive(parsed)
-    case "train":
-        let parsed = try ParsedArguments(
-            rest, specs: commonFlags + [FlagSpec(name: "steps", takesValue: true, help: "")])
-        if parsed.has("help") {
-            print(usage, terminator: "")
-            return
-        }
-        try runTrain(parsed)
     case "help":
         print(usage, terminator: "")
+    case _ where subcommands[command] != nil:
+        let (description, run) = subcommands[command]!
+        do {
+            let parsed = try description.parse(rest)
+            if parsed.has("help") {
+                print(description.helpText, terminator: "")
+                return
+            }
+            try run(parsed)
+        } catch var error as UsageError {
+            error.command = "resnet-tui \(command)"
+            throw error
+        }
     default:
-        let commands = ["train", "help"]
+        let commands = ["tui", "help"] + subcommands.keys.sorted()
         let closest = commands.min { editDistance($0, command) < editDistance($1, command) }!
         throw UsageError(description: "unknown command '\(command)'; did you mean '\(closest)'?")
     }
 }
 
-/// Builds the stepper that both the UI and `train` drive.
+/// Subcommands other than `tui` and `help`, by name: how to parse them and what they run.
+let subcommands: [String: (CommandDescription, @Sendable (ParsedArguments) throws -> Void)] = [
+    "train": (trainCommand, runTrain),
+    "trace": (traceCommand, runTrace),
+]
+
+/// Builds the stepper that the UI drives.
 func makeStepper(_ parsed: ParsedArguments) throws -> Stepper {
+    try makeTrainingRun(parsed).stepper
+}
+
+/// Builds a stepper from the command line, with the data it trains on.
+func makeTrainingRun(_ parsed: ParsedArguments) throws -> (stepper: Stepper, data: OpenedData) {
     let seed = UInt64(try parsed.int("seed", default: 0, range: 0...Int.max))
     let batch = try parsed.int("batch", default: 32, range: 2...4096)
     let threads = try parsed.int(
@@ -94,16 +111,18 @@ func makeStepper(_ parsed: ParsedArguments) throws -> Stepper {
                 + "such as resnet8, resnet20 or resnet56")
     }
     let source = try openBatchSource(
-        spec: parsed.string("data", default: "shapes"), batchSize: batch, seed: seed)
+        spec: parsed.string("data", default: "shapes"), batchSize: batch, seed: seed,
+        shapesSize: try parseInputSize(parsed))
     let config = ResNetConfig(
         depth: depth, inputChannels: source.channels, inputHeight: source.height,
         inputWidth: source.width, classCount: source.classCount)
     let model = ResNet(config: config, batchSize: batch)
     var generator = SeededGenerator(seed: seed)
     model.initialize(using: &generator)
-    return Stepper(
+    let stepper = Stepper(
         model: model, data: source.batches, pool: ThreadPool(threads: threads),
         optimizer: optimizer)
+    return (stepper, source)
 }
 
 func runInteractive(_ parsed: ParsedArguments) throws {
@@ -112,32 +131,4 @@ func runInteractive(_ parsed: ParsedArguments) throws {
     session.start()
     defer { session.stop() }
     try App.run(session: session)
-}
-
-func runTrain(_ parsed: ParsedArguments) throws {
-    let steps = try parsed.int("steps", default: 100, range: 1...10_000_000)
-    let stepper = try makeStepper(parsed)
-    let start = Date()
-    print("step,epoch,loss,accuracy,ms_per_step")
-    for _ in 0..<steps {
-        stepper.finishIteration()
-        let snapshot = stepper.snapshot
-        guard let record = snapshot.history.last else { continue }
-        print(
-            "\(record.iteration),\(snapshot.epoch),\(String(format: "%.5f", record.loss)),"
-                + "\(String(format: "%.4f", record.accuracy)),"
-                + "\(String(format: "%.1f", snapshot.stepMilliseconds))")
-        if !record.loss.isFinite {
-            throw TrainingFailure(
-                description: "loss is \(record.loss) at step \(record.iteration); "
-                    + "lower --lr and try again")
-        }
-    }
-    let seconds = Date().timeIntervalSince(start)
-    FileHandle.standardError.write(
-        Data("trained \(steps) steps in \(String(format: "%.1f", seconds)) s\n".utf8))
-}
-
-struct TrainingFailure: Error, CustomStringConvertible {
-    var description: String
 }
