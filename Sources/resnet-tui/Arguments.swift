@@ -17,8 +17,11 @@ struct FlagSpec: Sendable {
 struct ParsedArguments {
     private(set) var values: [String: String] = [:]
     private(set) var switches: Set<String> = []
+    /// The arguments as given, so a command can parse them again with defaults in front.
+    let arguments: [String]
 
     init(_ arguments: [String], specs: [FlagSpec]) throws {
+        self.arguments = arguments
         var index = 0
         while index < arguments.count {
             let argument = arguments[index]

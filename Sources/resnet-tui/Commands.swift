@@ -85,6 +85,7 @@ func runCommand(_ arguments: [String]) throws {
 let subcommands: [String: (CommandDescription, @Sendable (ParsedArguments) throws -> Void)] = [
     "train": (trainCommand, runTrain),
     "trace": (traceCommand, runTrace),
+    "gradcheck": (gradcheckCommand, runGradcheck),
 ]
 
 /// Builds the stepper that the UI drives.

@@ -1,7 +1,10 @@
+import Foundation
+
 /// A subcommand's name, one-line purpose, usage line and flags, from which `--help` is
 /// printed and against which its arguments are parsed.
 struct CommandDescription: Sendable {
     var name: String
+    /// One paragraph; `helpText` rewraps it at `helpWidth` columns.
     var summary: String
     var usage: String
     var flags: [FlagSpec]
@@ -10,7 +13,8 @@ struct CommandDescription: Sendable {
 
     /// The text `--help` prints: usage, purpose and one line per flag.
     var helpText: String {
-        var lines = ["Usage: \(usage)", "", summary, "", "Options:"]
+        let paragraph = summary.replacingOccurrences(of: "\n", with: " ")
+        var lines = ["Usage: \(usage)", ""] + wrap(paragraph, width: helpWidth) + ["", "Options:"]
         let rows = flags.map { flag -> (String, String) in
             let entry = flagHelp[flag.name]
             let placeholder = flag.takesValue ? " " + (entry?.placeholder ?? "VALUE") : ""
@@ -95,5 +99,8 @@ let flagHelp: [String: (placeholder: String, text: String)] = [
         "safetensors file with `images` (F32, N,C,H,W, normalised) and `labels` (I64, N) to "
             + "use in every iteration (not supported yet)"
     ),
+    "step": ("H", "finite-difference step"),
+    "samples": ("K", "coordinates checked per tensor"),
+    "threshold": ("T", "largest accepted error"),
     "help": ("", "print this help and exit"),
 ]

@@ -184,7 +184,7 @@ private func describe(_ layer: Int, in snapshot: SessionSnapshot, record: inout 
 
 /// Returns, per layer in stepper order, the parameters whose state-dict names belong to
 /// it: `conv1.` and `bn1.` for the stem, the layer's name and a dot for the others.
-private func groupParametersByLayer(_ stepper: Stepper) -> [[Parameter]] {
+func groupParametersByLayer(_ stepper: Stepper) -> [[Parameter]] {
     stepper.snapshot.layers.map { info in
         let prefixes = info.kind == .stem ? ["conv1.", "bn1."] : [info.name + "."]
         return stepper.model.parameters.filter { parameter in

@@ -62,7 +62,8 @@ public final class Stepper: @unchecked Sendable {
         let phase = snapshot.phases[snapshot.nextPhase]
         let start = DispatchTime.now().uptimeNanoseconds
         defer {
-            if case .update = phase {} else {
+            if case .update = phase {
+            } else {
                 iterationNanoseconds += DispatchTime.now().uptimeNanoseconds - start
             }
         }
