@@ -193,7 +193,7 @@ func groupParametersByLayer(_ stepper: Stepper) -> [[Parameter]] {
     }
 }
 
-/// A line with the iteration's loss and how much the gradient norm grows or shrinks from
+/// Returns a line with the iteration's loss and how much the gradient norm grows or shrinks from
 /// the last block's input to the first block's.
 private func iterationSummary(_ snapshot: SessionSnapshot) -> String {
     let blocks = snapshot.layers.indices.filter { snapshot.layers[$0].kind == .block }

@@ -20,7 +20,7 @@ let trainCommand = CommandDescription(
           resnet-tui train --model resnet20 --data mnist:DIR --epochs 1 --log run.csv
         """)
 
-/// How the learning rate changes over a run of `totalSteps` steps.
+/// Learning-rate schedule over a run of `totalSteps` steps.
 enum LearningRateSchedule: String {
     case constant
     /// Half a cosine from the base rate down to zero: rate * (1 + cos(pi * step / total)) / 2.

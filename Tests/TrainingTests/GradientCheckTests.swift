@@ -3,7 +3,7 @@ import Foundation
 import Testing
 import Training
 
-/// A resnet8 on a batch of 4 random normal 3x8x8 images with random labels.
+/// Returns a resnet8 on a batch of 4 random normal 3x8x8 images with random labels.
 private func smallModelOnRandomBatch(seed: UInt64) -> ResNet {
     let config = ResNetConfig(depth: 8, inputChannels: 3, inputHeight: 8, inputWidth: 8)
     let model = ResNet(config: config, batchSize: 4)
