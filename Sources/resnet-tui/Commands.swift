@@ -10,12 +10,16 @@ let usage = """
 
     Usage:
       resnet-tui [options]              open the interactive UI
-      resnet-tui train [options]        train without the UI and print the loss
+      resnet-tui train [options]        train without the UI: epoch lines, CSV log
+      resnet-tui trace --out DIR        write per-phase statistics to DIR/trace.jsonl
+      resnet-tui gradcheck [options]    check gradients against finite differences
+      resnet-tui COMMAND --help         options of one command
       resnet-tui --help | --version
 
     Options:
-      --data SPEC       training data: shapes (built-in, the default), mnist:DIR or
-                        fashion-mnist:DIR (IDX files, plain or .gz)
+      --data SPEC       training data: shapes (built-in, the default), mnist:DIR,
+                        fashion-mnist:DIR (IDX files) or cifar10:DIR (binary batches)
+      --input C,H,W     image size of the shapes data (default 1,28,28)
       --model NAME      resnetD with D = 6n+2: resnet8, resnet14, resnet20 (default), ...
       --batch N         images per step (default 32)
       --lr RATE         SGD learning rate (default 0.05)
@@ -23,7 +27,6 @@ let usage = """
       --weight-decay W  L2 weight decay added to the gradient (default 5e-4)
       --threads N       compute threads (default: the number of cores)
       --seed N          seed for weights, data order and the built-in data (default 0)
-      --steps N         train: iterations to run (default 100)
 
     """
 
