@@ -169,3 +169,25 @@ func writeSmallCIFAR(to directory: String, recordsPerFile: Int = 3, gzip: Bool =
         }
     }
 }
+
+@Suite struct DataCIFARDirectoryTests {
+    @Test func truncatedBatchInDirectory() throws {
+        let directory = try makeTemporaryDirectory()
+        try writeSmallCIFAR(to: directory)
+        let bytes = Array(colouredRecord(label: 1).dropLast(1))
+        let path = try write(bytes, to: directory, name: "data_batch_3.bin")
+        expectDataError(containing: [path, "3072 bytes", "0 records and 3072 bytes left over"]) {
+            try DataSource.load(.cifar10(directory: directory))
+        }
+    }
+
+    @Test func truncatedGzipBatchInDirectory() throws {
+        let directory = try makeTemporaryDirectory()
+        try writeSmallCIFAR(to: directory)
+        let bytes = colouredRecord(label: 1) + [7, 7]
+        let path = try write(gzipStored(bytes), to: directory, name: "test_batch.bin")
+        expectDataError(containing: [path, "3075 bytes", "1 records and 2 bytes left over"]) {
+            try DataSource.load(.cifar10(directory: directory))
+        }
+    }
+}

@@ -84,12 +84,14 @@ public enum CIFAR10 {
         var trainLabels: [Int32] = []
         for name in trainFileNames {
             let path = (folder as NSString).appendingPathComponent(name)
+            try checkPlainLength(path)
             let batch = try parseBatch(
                 Gzip.readFile(atPath: path, maxBytes: maxFileBytes), path: path)
             trainPixels += batch.pixels
             trainLabels += batch.labels
         }
         let testPath = (folder as NSString).appendingPathComponent(testFileName)
+        try checkPlainLength(testPath)
         let test = try parseBatch(
             Gzip.readFile(atPath: testPath, maxBytes: maxFileBytes), path: testPath)
 
@@ -104,6 +106,22 @@ public enum CIFAR10 {
         return DataSource(
             name: "cifar10", train: makeSplit(trainPixels, trainLabels, .train),
             test: makeSplit(test.pixels, test.labels, .test))
+    }
+
+    /// Checks the length of an uncompressed batch file from its size on disk, before the
+    /// file is read into memory. Gzip files are checked by `parseBatch` after inflating.
+    private static func checkPlainLength(_ path: String) throws(DataError) {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw .readFailed(path: path, reason: "cannot open the file")
+        }
+        defer { try? handle.close() }
+        let magic = (try? handle.read(upToCount: 2)) ?? Data()
+        guard !Gzip.hasMagic(magic) else { return }
+        let size = (try? handle.seekToEnd()).map(Int.init) ?? 0
+        guard size > 0, size % recordBytes == 0 else {
+            throw .recordLengthMismatch(
+                path: path, bytes: size, recordBytes: recordBytes, format: "CIFAR-10")
+        }
     }
 
     /// Returns `directory`, or its archive folder when only that contains the files.
