@@ -43,15 +43,15 @@ public struct ShapesConfiguration: Equatable, Sendable {
     /// Number of distracting strokes drawn over every image: straight lines between random
     /// points at random intensity, which carry no information about the class.
     public var clutterStrokes: Int
-    /// Lowest contrast of a shape against its background, in [0, 1]; the contrast of each
-    /// sample and channel is uniform from this to 1.
+    /// Lowest contrast of a shape against its background, in [0, 1]. The contrast of each
+    /// sample and channel is uniform from this value to 1.
     public var minimumContrast: Float
 
     /// The defaults give 1x28x28 images, the size of MNIST, so the same model fits both.
     public init(
         trainCount: Int = 10_000, testCount: Int = 2_000, channels: Int = 1, height: Int = 28,
-        width: Int = 28, seed: UInt64 = 0, noiseAmplitude: Float = 0.3, clutterStrokes: Int = 2,
-        minimumContrast: Float = 0.45
+        width: Int = 28, seed: UInt64 = 0, noiseAmplitude: Float = 0.4, clutterStrokes: Int = 3,
+        minimumContrast: Float = 0.4
     ) {
         precondition(trainCount >= 0 && testCount >= 0, "negative split size")
         precondition(channels > 0 && height > 0 && width > 0, "empty image size")
@@ -69,8 +69,8 @@ public struct ShapesConfiguration: Equatable, Sendable {
 
 extension DataSource {
     /// Generates the synthetic `shapes` data set: ten kinds of shape (see `ShapeKind`)
-    /// drawn at a random position, size, rotation, stripe phase and contrast, with pixel
-    /// noise. With more than one channel, each channel gets its own contrast and
+    /// drawn at a random position, size, rotation, stripe phase and contrast, with
+    /// `clutterStrokes` random strokes and pixel noise. With more than one channel, each channel gets its own contrast and
     /// background, so shapes have colours.
     ///
     /// The result depends only on the configuration. The two splits are drawn from separate
