@@ -81,12 +81,13 @@ func runTrain(_ parsed: ParsedArguments) throws {
         stepper.optimizer.learningRate = rate
         stepper.finishIteration()
         let snapshot = stepper.snapshot
-        guard let record = snapshot.history.last else { continue }
-        if !record.loss.isFinite {
+        // The loss of this iteration, read from the loss phase, because a stepper may end a
+        // diverged iteration before its update and leave no record for it.
+        let loss = snapshot.currentLoss ?? .nan
+        guard loss.isFinite, let record = snapshot.history.last else {
             progress.clear()
             throw TrainingFailure(
-                description: "loss is \(record.loss) at step \(record.iteration); "
-                    + "lower --lr and try again")
+                description: "loss is \(loss) at step \(step + 1); lower --lr and try again")
         }
         totals.steps += 1
         totals.loss += record.loss
