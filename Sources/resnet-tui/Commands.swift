@@ -27,6 +27,9 @@ let usage = """
       --weight-decay W  L2 weight decay added to the gradient (default 5e-4)
       --threads N       compute threads (default: the number of cores)
       --seed N          seed for weights, data order and the built-in data (default 0)
+      --no-color        UI: draw without colour (a non-empty NO_COLOR does the same)
+      --charts STYLE    UI: draw charts with braille (default), block or ascii characters;
+                        ascii is chosen automatically outside a UTF-8 locale
 
     """
 
@@ -43,6 +46,12 @@ let commonFlags = [
     FlagSpec(name: "help", takesValue: false, help: ""),
 ]
 
+/// Options of the interactive UI only.
+let displayFlags = [
+    FlagSpec(name: "no-color", takesValue: false, help: ""),
+    FlagSpec(name: "charts", takesValue: true, help: ""),
+]
+
 func runCommand(_ arguments: [String]) throws {
     if arguments.first == "--version" {
         print("resnet-tui \(version)")
@@ -56,7 +65,7 @@ func runCommand(_ arguments: [String]) throws {
     }
     switch command {
     case "tui":
-        let parsed = try ParsedArguments(rest, specs: commonFlags)
+        let parsed = try ParsedArguments(rest, specs: commonFlags + displayFlags)
         if parsed.has("help") {
             print(usage, terminator: "")
             return
@@ -125,14 +134,23 @@ func makeTrainingRun(_ parsed: ParsedArguments) throws -> (stepper: Stepper, dat
     model.initialize(using: &generator)
     let stepper = Stepper(
         model: model, data: source.batches, pool: ThreadPool(threads: threads),
-        optimizer: optimizer)
+        optimizer: optimizer, seed: seed)
     return (stepper, source)
 }
 
 func runInteractive(_ parsed: ParsedArguments) throws {
+    let chartName = parsed.string("charts", default: ChartStyle.braille.rawValue)
+    guard let chartStyle = ChartStyle(rawValue: chartName) else {
+        throw UsageError(
+            description: "invalid --charts '\(chartName)': expected braille, block or ascii")
+    }
+    let options = DisplayOptions(
+        color: !parsed.has("no-color")
+            && DisplayOptions.colorAllowed(environment: ProcessInfo.processInfo.environment),
+        chartStyle: chartStyle)
     try App.checkTerminal()
     let session = TrainingSession(stepper: try makeStepper(parsed))
     session.start()
     defer { session.stop() }
-    try App.run(session: session)
+    try App.run(session: session, options: options)
 }

@@ -27,15 +27,27 @@ public struct GradientPanel {
     public var scale: LogScale? {
         var norms: [Double] = []
         for block in blocks {
+            if let comparison = snapshot.comparison {
+                if let flow = gradient(of: block) { norms.append(flow.input) }
+                if comparison.gradients.indices.contains(block),
+                    let other = comparison.gradients[block]
+                {
+                    norms.append(other.input)
+                }
+                continue
+            }
             guard let flow = gradient(of: block) else { continue }
             norms.append(flow.residual)
-            if snapshot.layers[block].skipEnabled { norms.append(flow.skip) }
+            if flow.skipActive { norms.append(flow.skip) }
         }
         return LogScale(values: norms)
     }
 
     public func draw(in rect: Rect, on buffer: inout CellBuffer) {
-        buffer.drawBox(rect, title: "gradient flow: skip vs residual", style: Theme.border)
+        let title =
+            snapshot.comparison.map { "gradient at block input: A vs B (\($0.label))" }
+            ?? "gradient flow: skip vs residual"
+        buffer.drawBox(rect, title: title, style: Theme.border)
         let inside = rect.inset(by: 1)
         guard !inside.isEmpty else { return }
         let blocks = self.blocks
@@ -106,11 +118,19 @@ public struct GradientPanel {
 
         let barWidth = barWidth(rowsPerBlock: rowsPerBlock, nameWidth: nameWidth, width: rect.width)
         let start = rect.x + nameWidth
+        if let comparison = snapshot.comparison {
+            let other =
+                comparison.gradients.indices.contains(block) ? comparison.gradients[block] : nil
+            drawComparison(
+                gradient(of: block), other, rowsPerBlock: rowsPerBlock, scale: scale,
+                barWidth: barWidth, x: start, y: rect.y, on: &buffer)
+            return
+        }
         guard let flow = gradient(of: block) else {
             buffer.put("not reached yet", x: start, y: rect.y, style: Theme.note)
             return
         }
-        let skip: Double? = layer.skipEnabled ? flow.skip : nil
+        let skip: Double? = flow.skipActive ? flow.skip : nil
         if rowsPerBlock == 2 {
             drawPath(
                 "skip", norm: skip, scale: scale, barWidth: barWidth, x: start, y: rect.y,
@@ -125,6 +145,29 @@ public struct GradientPanel {
             drawPath(
                 "res", norm: flow.residual, scale: scale, barWidth: barWidth, x: end + 1,
                 y: rect.y, style: Theme.residualPath, on: &buffer)
+        }
+    }
+
+    /// Draws the input-gradient norms of model A and of compare mode's model B, each with
+    /// a letter, on two rows or side by side on one.
+    private func drawComparison(
+        _ flow: GradientFlow?, _ other: GradientFlow?, rowsPerBlock: Int, scale: LogScale?,
+        barWidth: Int, x: Int, y: Int, on buffer: inout CellBuffer
+    ) {
+        var column = x
+        for (index, entry) in [("A", flow), ("B", other)].enumerated() {
+            let row = rowsPerBlock == 2 ? y + index : y
+            if rowsPerBlock == 2 { column = x }
+            guard let value = entry.1 else {
+                buffer.put(entry.0 + "    not reached yet", x: column, y: row, style: Theme.note)
+                column += 5 + barWidth + 8 + 1
+                continue
+            }
+            column =
+                drawPath(
+                    entry.0, norm: value.input, scale: scale, barWidth: barWidth, x: column,
+                    y: row, style: index == 0 ? Theme.skipPath : Theme.residualPath, on: &buffer)
+                + 1
         }
     }
 
