@@ -86,6 +86,8 @@ func runTrain(_ parsed: ParsedArguments) throws {
         let loss = snapshot.currentLoss ?? .nan
         guard loss.isFinite, let record = snapshot.history.last else {
             progress.clear()
+            // Keeps the rows up to the divergence, which show how it came about.
+            try? log?.close()
             throw TrainingFailure(
                 description: "loss is \(loss) at step \(step + 1); lower --lr and try again")
         }
