@@ -14,8 +14,8 @@ struct OpenedData {
 }
 
 /// Loads the data set `text` names and starts a shuffled pass over its training split.
-/// `shapesSize` (channels, height, width) sets the size of the built-in shapes data; with a
-/// data set read from files it must match the files' image size or be nil.
+/// `shapesSize` (channels, height, width) sets the size of the built-in shapes data. For a
+/// data set read from files it must be nil or match the files' image size.
 func openBatchSource(spec text: String, batchSize: Int, seed: UInt64, shapesSize: [Int]? = nil)
     throws -> OpenedData
 {

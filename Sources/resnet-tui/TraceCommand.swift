@@ -38,7 +38,7 @@ struct TraceRecord: Encodable {
     var gradient: GradientRecord?
 }
 
-/// Statistics of a layer's output over the batch, with a histogram of `counts.count` equal
+/// Statistics of a layer's output over the batch. `histogram` counts the values in equal
 /// bins from `min` to `max`.
 struct ActivationRecord: Encodable {
     var mean: Double
