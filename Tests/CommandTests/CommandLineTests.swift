@@ -155,6 +155,31 @@ let commandFlags: [String: [String]] = [
         #expect((lastRate ?? 1) < 0.05)
     }
 
+    @Test func trainOnCIFARDirectory() throws {
+        // Six batch files of 20 records each, with labels cycling through the 10 classes and
+        // pixels that depend on the label, so the reader and the 3x32x32 model meet end to
+        // end.
+        let directory = try makeTemporaryDirectory()
+        let names = (1...5).map { "data_batch_\($0).bin" } + ["test_batch.bin"]
+        for name in names {
+            var bytes: [UInt8] = []
+            for record in 0..<20 {
+                let label = UInt8(record % 10)
+                bytes.append(label)
+                for index in 0..<3072 {
+                    bytes.append(UInt8(truncatingIfNeeded: index &* Int(label + 1)))
+                }
+            }
+            try Data(bytes).write(to: URL(fileURLWithPath: directory + "/" + name))
+        }
+        let result = try run([
+            "train", "--data", "cifar10:\(directory)", "--model", "resnet8", "--batch", "10",
+            "--steps", "2", "--threads", "1",
+        ])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(result.stdout.contains("epoch 1/1 (2 of 10 steps)"), "\(result.stdout)")
+    }
+
     @Test func traceWritesOnePhasePerLine() throws {
         let directory = try makeTemporaryDirectory()
         let result = try run([
