@@ -85,16 +85,16 @@ func runGradcheck(_ parsed: ParsedArguments) throws {
         "layer".padding(toLength: nameWidth + 2, withPad: " ", startingAt: 0)
             + "tensors  coordinates  worst error  tensor")
     let byName = Dictionary(uniqueKeysWithValues: checks.map { ($0.name, $0) })
-    var worst = 0.0
-    for (layer, parameters) in groupParametersByLayer(stepper).enumerated()
-    where !parameters.isEmpty {
-        let layerChecks = parameters.compactMap { byName[$0.name] }
-        guard let layerWorst = layerChecks.max(by: { $0.maxError < $1.maxError }) else {
-            continue
-        }
-        worst = max(worst, layerWorst.maxError)
+    var rows = groupParametersByLayer(stepper).enumerated().map { layer, parameters in
+        (stepper.snapshot.layers[layer].name, parameters.compactMap { byName[$0.name] })
+    }
+    // Parameters that no layer's name prefix claims still count, in a row of their own.
+    let grouped = Set(rows.flatMap { $0.1.map(\.name) })
+    rows.append(("other", checks.filter { !grouped.contains($0.name) }))
+    for (name, layerChecks) in rows where !layerChecks.isEmpty {
+        // A NaN error sorts last, so it is the layer's worst.
+        let layerWorst = layerChecks.max { !($0.maxError.isNaN || $0.maxError >= $1.maxError) }!
         let coordinates = layerChecks.reduce(0) { $0 + $1.coordinates.count }
-        let name = stepper.snapshot.layers[layer].name
         printLine(
             name.padding(toLength: nameWidth + 2, withPad: " ", startingAt: 0)
                 + String(
@@ -105,9 +105,13 @@ func runGradcheck(_ parsed: ParsedArguments) throws {
                     format: "%.6e numeric %.6e (step %.0e)", layerWorst.analytic,
                     layerWorst.numeric, layerWorst.step))
     }
-    let verdict = worst <= threshold ? "passed" : "FAILED"
-    printLine(String(format: "worst error %.2e, threshold %.2e: ", worst, threshold) + verdict)
-    if worst > threshold {
+    // A NaN error, from a loss that is not finite, fails the check.
+    let worst = checks.map(\.maxError).max { !($0.isNaN || $0 >= $1) } ?? 0
+    let passed = worst <= threshold
+    printLine(
+        String(format: "worst error %.2e, threshold %.2e: ", worst, threshold)
+            + (passed ? "passed" : "FAILED"))
+    if !passed {
         throw TrainingFailure(
             description: String(format: "gradient check failed: worst error %.2e ", worst)
                 + String(format: "exceeds the threshold %.2e", threshold))
