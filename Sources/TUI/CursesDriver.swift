@@ -11,6 +11,9 @@ public enum TerminalError: Error, Equatable, CustomStringConvertible, LocalizedE
     /// curses could not set up the terminal, usually because TERM names a terminal type
     /// that the terminfo database does not know.
     case initializationFailed(term: String?)
+    /// The terminal type cannot move the cursor (TERM=dumb, for one), so no screen can be
+    /// drawn on it.
+    case noCursorAddressing(term: String?)
 
     public var description: String {
         switch self {
@@ -20,6 +23,9 @@ public enum TerminalError: Error, Equatable, CustomStringConvertible, LocalizedE
         case .initializationFailed(let term):
             return "curses could not initialize the terminal (TERM=\(term ?? "unset")). Set TERM "
                 + "to a known type such as xterm-256color, or run `resnet-tui train`."
+        case .noCursorAddressing(let term):
+            return "the terminal type TERM=\(term ?? "unset") cannot move the cursor, which the UI "
+                + "needs. Set TERM to a type such as xterm-256color, or run `resnet-tui train`."
         }
     }
 
@@ -94,6 +100,15 @@ final class CursesDriver {
                 term: ProcessInfo.processInfo.environment["TERM"])
         }
         self.screen = screen
+        // tigetstr returns nil for an absent string capability and -1 for a name that is not
+        // a string capability.
+        let cursorAddress = tigetstr("cup")
+        if cursorAddress == nil || Int(bitPattern: cursorAddress) == -1 {
+            endwin()
+            delscreen(screen)
+            throw TerminalError.noCursorAddressing(
+                term: ProcessInfo.processInfo.environment["TERM"])
+        }
         guard let window = newwin(0, 0, 0, 0) else {
             endwin()
             throw TerminalError.initializationFailed(

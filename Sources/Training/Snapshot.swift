@@ -79,6 +79,10 @@ public struct GradientFlow: Sendable, Equatable {
     /// `LayerInfo.skipEnabled` at once but changes the computation only from the next
     /// iteration, so views label these numbers with this value.
     public var skipActive = true
+    /// Norm of the layer's last SGD step over the norm of its weights, set by the update
+    /// phase; nil before it or for a layer without weights. Around 1e-3 is the usual rule of
+    /// thumb for healthy training; far above means the step is too large.
+    public var updateRatio: Double?
 
     public init(skip: Double, residual: Double, input: Double, cosine: Double, weight: Double) {
         self.skip = skip

@@ -149,6 +149,28 @@ struct StepperTests {
         #expect(stepper.snapshot.comparison == nil)
     }
 
+    @Test(arguments: [0.9, 0.0])
+    func updateRatioMatchesWeightChange(momentum: Double) throws {
+        let (stepper, _) = Self.makeStepper()
+        stepper.optimizer.momentum = momentum
+        // Two iterations, so the momentum buffer holds more than one gradient.
+        stepper.finishIteration()
+        stepper.runBackward()
+        let layer = ResNet.firstBlockLayer
+        let before = stepper.model.parameters(ofLayer: layer).map { $0.value.toArray() }
+        stepper.advance()  // the update
+        let after = stepper.model.parameters(ofLayer: layer).map { $0.value.toArray() }
+        var stepSquares = 0.0
+        var weightSquares = 0.0
+        for (old, new) in zip(before.joined(), after.joined()) {
+            stepSquares += Double(new - old) * Double(new - old)
+            weightSquares += Double(new) * Double(new)
+        }
+        let expected = (stepSquares / weightSquares).squareRoot()
+        let ratio = try #require(stepper.snapshot.gradients[layer]?.updateRatio)
+        #expect(abs(ratio - expected) <= 1e-3 * expected, "ratio \(ratio) expected \(expected)")
+    }
+
     @Test func learningRateScalesAndClamps() {
         let (stepper, _) = Self.makeStepper()
         let start = stepper.optimizer.learningRate

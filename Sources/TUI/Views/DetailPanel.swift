@@ -139,5 +139,6 @@ public struct DetailPanel {
         return "grad  input \(Format.scientific(flow.input))  skip \(skip)  residual "
             + "\(Format.scientific(flow.residual))  cos \(String(format: "%.2f", flow.cosine))"
             + "  weights \(Format.scientific(flow.weight))"
+            + "  update/weights \(flow.updateRatio.map(Format.scientific) ?? "–")"
     }
 }

@@ -99,10 +99,16 @@ public struct GradientPanel {
         snapshot.gradients.indices.contains(layer) ? snapshot.gradients[layer] : nil
     }
 
+    /// Columns for "  ∇W 1.2e-03" beside the bars.
+    static let weightColumnWidth = 13
+
     /// Width of one bar in a row of `width` columns: the name, and per bar a 5-column label
     /// and an 8-column number. It is 0, leaving only the numbers, when the row is too narrow.
     private func barWidth(rowsPerBlock: Int, nameWidth: Int, width: Int) -> Int {
         let paths = rowsPerBlock == 2 ? 1 : 2
+        let width =
+            rowsPerBlock == 2 && width - nameWidth - 13 >= 10 + Self.weightColumnWidth
+            ? width - Self.weightColumnWidth : width
         return max(0, (width - nameWidth - paths * 13 - (paths - 1)) / paths)
     }
 
@@ -132,12 +138,21 @@ public struct GradientPanel {
         }
         let skip: Double? = flow.skipActive ? flow.skip : nil
         if rowsPerBlock == 2 {
-            drawPath(
+            let end = drawPath(
                 "skip", norm: skip, scale: scale, barWidth: barWidth, x: start, y: rect.y,
                 style: Theme.skipPath, on: &buffer)
             drawPath(
                 "res", norm: flow.residual, scale: scale, barWidth: barWidth, x: start,
                 y: rect.y + 1, style: Theme.residualPath, on: &buffer)
+            // The weight-gradient norm and the update-to-weight ratio go to the right of the
+            // bars when the panel is wide enough.
+            if rect.maxX - end >= Self.weightColumnWidth {
+                buffer.put(
+                    "  ∇W " + Format.scientific(flow.weight), x: end, y: rect.y,
+                    style: Theme.note)
+                let ratio = flow.updateRatio.map(Format.scientific) ?? "–"
+                buffer.put(" Δ/W " + ratio, x: end, y: rect.y + 1, style: Theme.note)
+            }
         } else {
             let end = drawPath(
                 "skip", norm: skip, scale: scale, barWidth: barWidth, x: start,

@@ -24,6 +24,24 @@ public struct LossPanel {
         }
     }
 
+    /// An exponential moving average whose span grows with the history (about a twentieth
+    /// of it, at least 1 step), so the curve stays readable from 10 to 10,000 steps. A
+    /// non-finite value is passed through and restarts the average after it.
+    public static func smoothed(_ values: [Double]) -> [Double] {
+        let span = max(1.0, Double(values.count) / 20)
+        let alpha = 2 / (span + 1)
+        var average: Double?
+        return values.map { value in
+            guard value.isFinite else {
+                average = nil
+                return value
+            }
+            let next = average.map { $0 + alpha * (value - $0) } ?? value
+            average = next
+            return next
+        }
+    }
+
     private func drawSummary(rect: Rect, on buffer: inout CellBuffer) {
         if let comparison = snapshot.comparison {
             func summary(_ history: [StepRecord]) -> String {
@@ -76,14 +94,26 @@ public struct LossPanel {
             x: rect.x + labelWidth, y: rect.y, width: rect.width - labelWidth,
             height: rect.height)
         guard !plot.isEmpty else { return }
+        let comparing = snapshot.comparison != nil
+        // Alone, the raw loss is dotted under its smoothed curve; in compare mode A's and B's
+        // smoothed curves are solid and dotted, and the raw values are left out.
         var cells = LineChart.cells(
-            values: history.map(\.loss), width: plot.width, height: plot.height, low: low,
-            high: high, style: chartStyle)
-        if snapshot.comparison != nil, !otherHistory.isEmpty {
+            values: Self.smoothed(history.map(\.loss)), width: plot.width,
+            height: plot.height, low: low, high: high, style: chartStyle)
+        if !comparing && history.count > 2 {
+            let raw = LineChart.cells(
+                values: history.map(\.loss), width: plot.width, height: plot.height, low: low,
+                high: high, style: chartStyle, dotted: true)
+            for row in cells.indices {
+                for column in cells[row].indices { cells[row][column] |= raw[row][column] }
+            }
+        }
+        if comparing, !otherHistory.isEmpty {
             // Both series span the full width. Lockstep gives them the same iterations
             // unless one diverged, which skips its record.
             let other = LineChart.cells(
-                values: otherHistory.map(\.loss), width: plot.width, height: plot.height,
+                values: Self.smoothed(otherHistory.map(\.loss)), width: plot.width,
+                height: plot.height,
                 low: low, high: high, style: chartStyle, dotted: true)
             for row in cells.indices {
                 for column in cells[row].indices { cells[row][column] |= other[row][column] }

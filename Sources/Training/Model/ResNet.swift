@@ -144,6 +144,14 @@ public final class ResNet: @unchecked Sendable {
 
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
 
+    /// The parameters of one layer in stepper order: the stem's, a block's (its projection
+    /// included), none for the pooling layer, and the classifier's.
+    public func parameters(ofLayer layer: Int) -> [Parameter] {
+        if layer == 0 { return stem.parameters }
+        if let index = blockIndex(ofLayer: layer) { return blocks[index].parameters }
+        return layer == layerCount - 1 ? [fcWeight, fcBias] : []
+    }
+
     /// Draws fresh weights as torchvision's ResNet does: Kaiming normal (fan_out, ReLU gain)
     /// for convolutions, batch norm weight 1 and bias 0, and PyTorch's default uniform
     /// initialisation for the classifier. Momentum buffers are cleared.

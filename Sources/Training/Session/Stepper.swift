@@ -184,6 +184,7 @@ public final class Stepper: @unchecked Sendable {
                 learningRate: Float(optimizer.learningRate), momentum: Float(optimizer.momentum),
                 weightDecay: Float(optimizer.weightDecay), pool: pool)
             iterationNanoseconds += DispatchTime.now().uptimeNanoseconds - start
+            recordUpdateRatios()
             finishRecord()
         }
         snapshot.nextPhase =
@@ -297,6 +298,37 @@ public final class Stepper: @unchecked Sendable {
     private func applyPendingSkips() {
         for (layer, enabled) in pendingSkips { model.setSkip(layer: layer, enabled: enabled) }
         pendingSkips.removeAll()
+    }
+
+    /// Stores ||step|| / ||W|| per layer in the layer's gradient entry, after the update.
+    /// The step is rebuilt from what SGD used, so no copy of the weights is needed: with
+    /// momentum it is lr * buffer; without, W_old = (W + lr * g) / (1 - lr * wd) and the
+    /// step is W_old - W.
+    private func recordUpdateRatios() {
+        let rate = optimizer.learningRate
+        let decay = optimizer.weightDecay
+        for layer in 0..<model.layerCount {
+            let parameters = model.parameters(ofLayer: layer)
+            guard !parameters.isEmpty, snapshot.gradients[layer] != nil else { continue }
+            var stepSquares = 0.0
+            var weightSquares = 0.0
+            for parameter in parameters {
+                for i in 0..<parameter.value.count {
+                    let now = Double(parameter.value[i])
+                    let step: Double
+                    if optimizer.momentum != 0 {
+                        step = rate * Double(parameter.momentumBuffer[i])
+                    } else {
+                        let old = (now + rate * Double(parameter.gradient[i])) / (1 - rate * decay)
+                        step = old - now
+                    }
+                    stepSquares += step * step
+                    weightSquares += now * now
+                }
+            }
+            snapshot.gradients[layer]?.updateRatio =
+                weightSquares > 0 ? (stepSquares / weightSquares).squareRoot() : nil
+        }
     }
 
     private func finishRecord() {
