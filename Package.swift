@@ -33,6 +33,8 @@ let package = Package(
         .testTarget(
             name: "TrainingTests", dependencies: ["Training", "Engine"], exclude: ["Fixtures"]),
         .testTarget(name: "TUITests", dependencies: ["TUI", "Training"]),
+        // Runs the resnet-tui binary from the same build directory.
+        .testTarget(name: "CommandTests"),
         // Starts the release binary in tmux; needs `swift build -c release` first.
         .testTarget(name: "TerminalTests"),
     ]

@@ -1,10 +1,12 @@
 /// A mistake in the command line; the program prints it with a usage hint and exits with 2.
 struct UsageError: Error, CustomStringConvertible {
     var description: String
+    /// The command whose `--help` the hint points to, such as "resnet-tui train".
+    var command = "resnet-tui"
 }
 
 /// A flag the parser accepts: its name without dashes and whether it takes a value.
-struct FlagSpec {
+struct FlagSpec: Sendable {
     var name: String
     var takesValue: Bool
     var help: String
@@ -15,8 +17,11 @@ struct FlagSpec {
 struct ParsedArguments {
     private(set) var values: [String: String] = [:]
     private(set) var switches: Set<String> = []
+    /// The arguments as given, so a command can parse them again with defaults in front.
+    let arguments: [String]
 
     init(_ arguments: [String], specs: [FlagSpec]) throws {
+        self.arguments = arguments
         var index = 0
         while index < arguments.count {
             let argument = arguments[index]

@@ -10,13 +10,19 @@ let usage = """
 
     Usage:
       resnet-tui [options]              open the interactive UI
-      resnet-tui train [options]        train without the UI and print the loss
+      resnet-tui train [options]        train without the UI: epoch lines, CSV log
+      resnet-tui trace --out DIR        write per-phase statistics to DIR/trace.jsonl
+      resnet-tui gradcheck [options]    check gradients against finite differences
       resnet-tui summary [options]      print every layer's shapes and parameters
+      resnet-tui bench [options]        time the kernels and training steps
+      resnet-tui bench-frames           time drawing one UI frame
+      resnet-tui COMMAND --help         options of one command
       resnet-tui --help | --version
 
     Options:
-      --data SPEC       training data: shapes (built-in, the default), mnist:DIR or
-                        fashion-mnist:DIR (IDX files, plain or .gz)
+      --data SPEC       training data: shapes (built-in, the default), mnist:DIR,
+                        fashion-mnist:DIR (IDX files) or cifar10:DIR (binary batches)
+      --input C,H,W     image size of the shapes data (default 1,28,28)
     \(modelUsage)
       --batch N         images per step (default 32)
       --lr RATE         SGD learning rate (default 0.05)
@@ -24,7 +30,6 @@ let usage = """
       --weight-decay W  L2 weight decay added to the gradient (default 5e-4)
       --threads N       compute threads (default: the number of cores)
       --seed N          seed for weights, data order and the built-in data (default 0)
-      --steps N         train: iterations to run (default 100)
       --no-color        UI: draw without colour (a non-empty NO_COLOR does the same)
       --charts STYLE    UI: draw charts with braille (default), block or ascii characters;
                         ascii is chosen automatically outside a UTF-8 locale
@@ -40,6 +45,7 @@ let commonFlags = [
     FlagSpec(name: "weight-decay", takesValue: true, help: ""),
     FlagSpec(name: "threads", takesValue: true, help: ""),
     FlagSpec(name: "seed", takesValue: true, help: ""),
+    FlagSpec(name: "input", takesValue: true, help: ""),
     FlagSpec(name: "help", takesValue: false, help: ""),
 ]
 
@@ -69,17 +75,6 @@ func runCommand(_ arguments: [String]) throws {
             return
         }
         try runInteractive(parsed)
-    case "train":
-        let parsed = try ParsedArguments(
-            rest,
-            specs: commonFlags + modelFlags + checkpointFlags + [
-                FlagSpec(name: "steps", takesValue: true, help: "")
-            ])
-        if parsed.has("help") {
-            print(usage, terminator: "")
-            return
-        }
-        try runTrain(parsed)
     case "summary":
         try runSummary(rest)
     case "bench-frames":
@@ -97,15 +92,41 @@ func runCommand(_ arguments: [String]) throws {
         try runBench(rest)
     case "help":
         print(usage, terminator: "")
+    case _ where subcommands[command] != nil:
+        let (description, run) = subcommands[command]!
+        do {
+            let parsed = try description.parse(rest)
+            if parsed.has("help") {
+                print(description.helpText, terminator: "")
+                return
+            }
+            try run(parsed)
+        } catch var error as UsageError {
+            error.command = "resnet-tui \(command)"
+            throw error
+        }
     default:
-        let commands = ["train", "summary", "bench", "bench-frames", "help"]
+        let commands =
+            ["tui", "help", "summary", "bench", "bench-frames"] + subcommands.keys.sorted()
         let closest = commands.min { editDistance($0, command) < editDistance($1, command) }!
         throw UsageError(description: "unknown command '\(command)'; did you mean '\(closest)'?")
     }
 }
 
-/// Builds the stepper that both the UI and `train` drive.
+/// Subcommands other than `tui` and `help`, by name: how to parse them and what they run.
+let subcommands: [String: (CommandDescription, @Sendable (ParsedArguments) throws -> Void)] = [
+    "train": (trainCommand, runTrain),
+    "trace": (traceCommand, runTrace),
+    "gradcheck": (gradcheckCommand, runGradcheck),
+]
+
+/// Builds the stepper that the UI drives.
 func makeStepper(_ parsed: ParsedArguments) throws -> Stepper {
+    try makeTrainingRun(parsed).stepper
+}
+
+/// Builds a stepper from the command line, with the data it trains on.
+func makeTrainingRun(_ parsed: ParsedArguments) throws -> (stepper: Stepper, data: OpenedData) {
     let seed = UInt64(try parsed.int("seed", default: 0, range: 0...Int.max))
     let batch = try parsed.int("batch", default: 32, range: 2...4096)
     let threads = try parsed.int(
@@ -115,13 +136,15 @@ func makeStepper(_ parsed: ParsedArguments) throws -> Stepper {
         momentum: try parsed.double("momentum", default: 0.9, range: 0...1),
         weightDecay: try parsed.double("weight-decay", default: 5e-4, range: 0...1))
     let source = try openBatchSource(
-        spec: parsed.string("data", default: "shapes"), batchSize: batch, seed: seed)
+        spec: parsed.string("data", default: "shapes"), batchSize: batch, seed: seed,
+        shapesSize: try parseInputSize(parsed))
     let model = try makeModel(
         parsed, channels: source.channels, height: source.height, width: source.width,
         classCount: source.classCount, batch: batch, seed: seed)
-    return Stepper(
+    let stepper = Stepper(
         model: model, data: source.batches, pool: ThreadPool(threads: threads),
         optimizer: optimizer, seed: seed)
+    return (stepper, source)
 }
 
 func runInteractive(_ parsed: ParsedArguments) throws {
@@ -143,33 +166,4 @@ func runInteractive(_ parsed: ParsedArguments) throws {
         try App.run(session: session, options: options)
     }
     try saveIfRequested(parsed, model: stepper.model)
-}
-
-func runTrain(_ parsed: ParsedArguments) throws {
-    let steps = try parsed.int("steps", default: 100, range: 1...10_000_000)
-    let stepper = try makeStepper(parsed)
-    let start = Date()
-    print("step,epoch,loss,accuracy,ms_per_step")
-    for _ in 0..<steps {
-        stepper.finishIteration()
-        let snapshot = stepper.snapshot
-        guard let record = snapshot.history.last else { continue }
-        print(
-            "\(record.iteration),\(snapshot.epoch),\(String(format: "%.5f", record.loss)),"
-                + "\(String(format: "%.4f", record.accuracy)),"
-                + "\(String(format: "%.1f", snapshot.stepMilliseconds))")
-        if !record.loss.isFinite {
-            throw TrainingFailure(
-                description: "loss is \(record.loss) at step \(record.iteration); "
-                    + "lower --lr and try again")
-        }
-    }
-    try saveIfRequested(parsed, model: stepper.model)
-    let seconds = Date().timeIntervalSince(start)
-    FileHandle.standardError.write(
-        Data("trained \(steps) steps in \(String(format: "%.1f", seconds)) s\n".utf8))
-}
-
-struct TrainingFailure: Error, CustomStringConvertible {
-    var description: String
 }

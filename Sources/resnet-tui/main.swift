@@ -8,7 +8,7 @@ do {
     exit(0)
 } catch let error as UsageError {
     FileHandle.standardError.write(Data("resnet-tui: \(error)\n".utf8))
-    FileHandle.standardError.write(Data("Run 'resnet-tui --help' for usage.\n".utf8))
+    FileHandle.standardError.write(Data("Run '\(error.command) --help' for usage.\n".utf8))
     exit(2)
 } catch {
     FileHandle.standardError.write(Data("resnet-tui: \(error)\n".utf8))

@@ -157,3 +157,23 @@ import Training
             seen.allSatisfy { (850...1150).contains($0) }, "counts of nextInt(below: 7): \(seen)")
     }
 }
+
+@Suite struct DataShapesSizeTests {
+    @Test func loadHonoursShapesSize() throws {
+        let data = try DataSource.load(.shapes, seed: 4, shapesSize: [3, 5, 7])
+        #expect(data.train.channels == 3)
+        #expect(data.train.height == 5)
+        #expect(data.train.width == 7)
+        #expect(data.test.channels == 3)
+        #expect(data.train.images.allSatisfy { $0.isFinite })
+    }
+
+    @Test func clutterChangesImages() {
+        let plain = DataSource.shapes(
+            ShapesConfiguration(trainCount: 20, testCount: 0, clutterStrokes: 0))
+        let cluttered = DataSource.shapes(
+            ShapesConfiguration(trainCount: 20, testCount: 0, clutterStrokes: 2))
+        #expect(plain.train.labels == cluttered.train.labels)
+        #expect(plain.train.images != cluttered.train.images)
+    }
+}

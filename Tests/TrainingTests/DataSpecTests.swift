@@ -8,6 +8,7 @@ import Training
         #expect(try DataSpec.parse("fashion-mnist:rel/dir") == .fashionMNIST(directory: "rel/dir"))
         // Only the first colon separates the kind from the directory.
         #expect(try DataSpec.parse("mnist:/a:b") == .mnist(directory: "/a:b"))
+        #expect(try DataSpec.parse("cifar10:/data/c") == .cifar10(directory: "/data/c"))
     }
 
     @Test func tildeIsExpanded() throws {
@@ -21,9 +22,13 @@ import Training
     }
 
     @Test func invalidForms() {
-        for text in ["", "mnist", "mnist:", "cifar10:/data", "Shapes", "shapes:x", "fashion:/d"] {
+        for text in [
+            "", "mnist", "mnist:", "cifar100:/data", "cifar10:", "Shapes", "shapes:x", "fashion:/d",
+        ] {
             expectDataError(
-                containing: ["'\(text)'", "expected shapes, mnist:DIR or fashion-mnist:DIR"]
+                containing: [
+                    "'\(text)'", "expected shapes, mnist:DIR, fashion-mnist:DIR or cifar10:DIR",
+                ]
             ) {
                 try DataSpec.parse(text)
             }
@@ -31,7 +36,10 @@ import Training
     }
 
     @Test func descriptionRoundTrips() throws {
-        for spec in [DataSpec.shapes, .mnist(directory: "/x"), .fashionMNIST(directory: "/y z")] {
+        for spec in [
+            DataSpec.shapes, .mnist(directory: "/x"), .fashionMNIST(directory: "/y z"),
+            .cifar10(directory: "/c"),
+        ] {
             #expect(try DataSpec.parse(spec.description) == spec)
         }
     }

@@ -25,6 +25,11 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
     case lengthMismatch(path: String, content: String, expectedBytes: Int, actualBytes: Int)
     case countMismatch(imagesPath: String, images: Int, labelsPath: String, labels: Int)
     case labelOutOfRange(path: String, index: Int, label: Int, classCount: Int)
+    /// A file of fixed-size records, such as a CIFAR-10 batch, whose length is zero or not
+    /// a multiple of the record size. `format` names the data set, such as "CIFAR-10".
+    case recordLengthMismatch(path: String, bytes: Int, recordBytes: Int, format: String)
+    /// The label byte of record `record` (counting from 0) is not a class.
+    case recordLabelOutOfRange(path: String, record: Int, label: Int, classCount: Int)
     /// The train and test images differ in size.
     case imageSizeMismatch(trainPath: String, train: String, testPath: String, test: String)
     case batchTooLarge(batchSize: Int, count: Int, dataset: String)
@@ -32,12 +37,13 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .invalidSpec(let spec):
-            return "invalid data spec '\(spec)': expected shapes, mnist:DIR or fashion-mnist:DIR"
+            return "invalid data spec '\(spec)': expected shapes, mnist:DIR, fashion-mnist:DIR "
+                + "or cifar10:DIR"
         case .directoryNotFound(let path, let expectedFiles):
             return "\(path): directory not found; create it and put "
-                + "\(expectedFiles.joined(separator: ", ")) in it (each may end in .gz)"
+                + "\(expectedFiles.joined(separator: ", ")) in it (plain or gzip-compressed)"
         case .notADirectory(let path):
-            return "\(path): not a directory; give the directory that contains the IDX files"
+            return "\(path): not a directory; give the directory that contains the data files"
         case .fileNotFound(let directory, let candidates):
             return "\(directory): none of \(candidates.joined(separator: ", ")) found; "
                 + "download the missing file into this directory"
@@ -79,6 +85,20 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
         case .labelOutOfRange(let path, let index, let label, let classCount):
             return "\(path): label \(label) at index \(index) is outside 0..<\(classCount); "
                 + "check that this is a 10-class label file"
+        case .recordLengthMismatch(let path, let bytes, let recordBytes, let format):
+            let records = bytes / recordBytes
+            let remainder = bytes % recordBytes
+            if bytes == 0 {
+                return "\(path): empty file, expected \(format) records of \(recordBytes) bytes; "
+                    + "download the file again"
+            }
+            return "\(path): \(bytes) bytes is not a whole number of \(recordBytes)-byte "
+                + "\(format) records (\(records) records and \(remainder) bytes left over); "
+                + "the file is truncated or not a \(format) binary batch, download it again"
+        case .recordLabelOutOfRange(let path, let record, let label, let classCount):
+            return "\(path): label \(label) of record \(record) is outside 0..<\(classCount); "
+                + "check that this is a CIFAR-10 binary batch (CIFAR-100 records have two "
+                + "label bytes)"
         case .imageSizeMismatch(let trainPath, let train, let testPath, let test):
             return "\(trainPath) has \(train) images but \(testPath) has \(test) images; "
                 + "use train and test files of the same data set"

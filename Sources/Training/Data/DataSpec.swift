@@ -8,9 +8,11 @@ public enum DataSpec: Equatable, Sendable, CustomStringConvertible {
     case mnist(directory: String)
     /// Fashion-MNIST, which uses MNIST's IDX file names and format.
     case fashionMNIST(directory: String)
+    /// The binary batches of CIFAR-10 in a directory.
+    case cifar10(directory: String)
 
-    /// Parses `shapes`, `mnist:DIR` or `fashion-mnist:DIR`. A leading `~` in DIR is
-    /// expanded, because the shell does not expand it after a colon.
+    /// Parses `shapes`, `mnist:DIR`, `fashion-mnist:DIR` or `cifar10:DIR`. A leading `~` in
+    /// DIR is expanded, because the shell does not expand it after a colon.
     public static func parse(_ text: String) throws(DataError) -> DataSpec {
         if text == "shapes" {
             return .shapes
@@ -27,6 +29,7 @@ public enum DataSpec: Equatable, Sendable, CustomStringConvertible {
         switch kind {
         case "mnist": return .mnist(directory: expanded)
         case "fashion-mnist": return .fashionMNIST(directory: expanded)
+        case "cifar10": return .cifar10(directory: expanded)
         default: throw .invalidSpec(text)
         }
     }
@@ -37,6 +40,7 @@ public enum DataSpec: Equatable, Sendable, CustomStringConvertible {
         case .shapes: return "shapes"
         case .mnist(let directory): return "mnist:\(directory)"
         case .fashionMNIST(let directory): return "fashion-mnist:\(directory)"
+        case .cifar10(let directory): return "cifar10:\(directory)"
         }
     }
 }

@@ -83,16 +83,28 @@ public struct DataSource: Sendable {
         self.test = test
     }
 
-    /// Loads the data set that `spec` names. `seed` only affects generated data (`shapes`).
-    public static func load(_ spec: DataSpec, seed: UInt64 = 0) throws(DataError) -> DataSource {
+    /// Loads the data set that `spec` names. `seed` and `shapesSize` (channels, height,
+    /// width; 1x28x28 when nil) only affect generated data (`shapes`).
+    public static func load(
+        _ spec: DataSpec, seed: UInt64 = 0, shapesSize: [Int]? = nil
+    ) throws(DataError) -> DataSource {
         switch spec {
         case .shapes:
-            return shapes(ShapesConfiguration(seed: seed))
+            var configuration = ShapesConfiguration(seed: seed)
+            if let shapesSize {
+                precondition(shapesSize.count == 3, "shapes size \(shapesSize) is not C,H,W")
+                configuration.channels = shapesSize[0]
+                configuration.height = shapesSize[1]
+                configuration.width = shapesSize[2]
+            }
+            return shapes(configuration)
         case .mnist(let directory):
             return try MNIST.load(directory: directory, name: "mnist", classNames: MNIST.digitNames)
         case .fashionMNIST(let directory):
             return try MNIST.load(
                 directory: directory, name: "fashion-mnist", classNames: MNIST.fashionNames)
+        case .cifar10(let directory):
+            return try CIFAR10.load(directory: directory)
         }
     }
 }

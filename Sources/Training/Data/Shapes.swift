@@ -40,11 +40,18 @@ public struct ShapesConfiguration: Equatable, Sendable {
     /// Half-width of the pixel noise, in units of the [0, 1] pixel range. The noise is the
     /// sum of two uniform values, so its standard deviation is noiseAmplitude / sqrt(6).
     public var noiseAmplitude: Float
+    /// Number of distracting strokes drawn over every image: straight lines between random
+    /// points at random intensity, which carry no information about the class.
+    public var clutterStrokes: Int
+    /// Lowest contrast of a shape against its background, in [0, 1]. The contrast of each
+    /// sample and channel is uniform from this value to 1.
+    public var minimumContrast: Float
 
     /// The defaults give 1x28x28 images, the size of MNIST, so the same model fits both.
     public init(
         trainCount: Int = 10_000, testCount: Int = 2_000, channels: Int = 1, height: Int = 28,
-        width: Int = 28, seed: UInt64 = 0, noiseAmplitude: Float = 0.3
+        width: Int = 28, seed: UInt64 = 0, noiseAmplitude: Float = 0.4, clutterStrokes: Int = 3,
+        minimumContrast: Float = 0.4
     ) {
         precondition(trainCount >= 0 && testCount >= 0, "negative split size")
         precondition(channels > 0 && height > 0 && width > 0, "empty image size")
@@ -55,13 +62,15 @@ public struct ShapesConfiguration: Equatable, Sendable {
         self.width = width
         self.seed = seed
         self.noiseAmplitude = noiseAmplitude
+        self.clutterStrokes = clutterStrokes
+        self.minimumContrast = minimumContrast
     }
 }
 
 extension DataSource {
     /// Generates the synthetic `shapes` data set: ten kinds of shape (see `ShapeKind`)
-    /// drawn at a random position, size, rotation, stripe phase and contrast, with pixel
-    /// noise. With more than one channel, each channel gets its own contrast and
+    /// drawn at a random position, size, rotation, stripe phase and contrast, with
+    /// `clutterStrokes` random strokes and pixel noise. With more than one channel, each channel gets its own contrast and
     /// background, so shapes have colours.
     ///
     /// The result depends only on the configuration. The two splits are drawn from separate
@@ -176,10 +185,14 @@ enum ShapesRenderer {
             }
         }
 
+        for _ in 0..<configuration.clutterStrokes {
+            drawStroke(into: &coverage, width: width, height: height, generator: &generator)
+        }
+
         let noise = configuration.noiseAmplitude
         for channel in 0..<configuration.channels {
             let background = generator.nextFloat(in: 0, 0.25)
-            let contrast = generator.nextFloat(in: 0.45, 1)
+            let contrast = generator.nextFloat(in: configuration.minimumContrast, 1)
             let plane = channel * planeSize
             for i in 0..<planeSize {
                 // Two 32-bit halves of one draw give two uniform values in [0, 1).
@@ -188,6 +201,38 @@ enum ShapesRenderer {
                 let second = Float(UInt32(truncatingIfNeeded: bits >> 32)) * 0x1p-32
                 let value = background + contrast * coverage[i] + noise * (first + second - 1)
                 output[plane + i] = min(max(value, 0), 1)
+            }
+        }
+    }
+
+    /// Draws a straight stroke between two random points, about a twentieth of the image
+    /// side thick, at a random intensity from 0.3 to 0.8, keeping the brighter value where
+    /// it crosses the shape.
+    private static func drawStroke(
+        into coverage: inout [Float], width: Int, height: Int,
+        generator: inout SeededGenerator
+    ) {
+        let startX = generator.nextFloat(in: 0, Float(width))
+        let startY = generator.nextFloat(in: 0, Float(height))
+        let endX = generator.nextFloat(in: 0, Float(width))
+        let endY = generator.nextFloat(in: 0, Float(height))
+        let intensity = generator.nextFloat(in: 0.3, 0.8)
+        let halfThickness = max(Float(min(width, height)) * 0.025, 0.5)
+        let directionX = endX - startX
+        let directionY = endY - startY
+        let lengthSquared = max(directionX * directionX + directionY * directionY, 1e-6)
+        for y in 0..<height {
+            for x in 0..<width {
+                // Distance from the pixel centre to the nearest point of the segment.
+                let offsetX = Float(x) + 0.5 - startX
+                let offsetY = Float(y) + 0.5 - startY
+                let along = min(
+                    max((offsetX * directionX + offsetY * directionY) / lengthSquared, 0), 1)
+                let distanceX = offsetX - along * directionX
+                let distanceY = offsetY - along * directionY
+                let distance = (distanceX * distanceX + distanceY * distanceY).squareRoot()
+                let value = intensity * min(max(halfThickness + 0.5 - distance, 0), 1)
+                coverage[y * width + x] = max(coverage[y * width + x], value)
             }
         }
     }
