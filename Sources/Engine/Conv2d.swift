@@ -55,9 +55,10 @@ public struct ConvGeometry: Equatable, Sendable {
 /// The fast convolution: per sample, im2col into a scratch matrix, then a register-tiled SIMD
 /// matrix product.
 ///
-/// Forward and the input gradient are split over samples. The weight and bias gradients are
-/// split over output channels: each thread owns whole output channels and sums over the batch
-/// in sample order, so the result does not depend on the thread count.
+/// Forward and the input gradient are split over samples. The weight gradient is split over
+/// groups of im2col rows (weight columns) and the bias gradient over output channels: each
+/// thread owns whole gradient elements and sums over the batch in a fixed order, so the
+/// result does not depend on the thread count.
 ///
 /// The object owns its scratch buffers, sized from `geometry` on first use, so repeated calls
 /// do not allocate. It is not safe to run two calls on the same object at once.
@@ -80,21 +81,28 @@ public final class Conv2dKernel: @unchecked Sendable {
     private var threadColumns: [ScratchBuffer] = []
     /// Per thread: the forward product `[paddedOutChannels, paddedPixelCount]`.
     private var threadProducts: [ScratchBuffer] = []
-    /// Per sample of a backward chunk: its im2col matrix.
-    private var chunkColumns: [ScratchBuffer] = []
-    /// Per sample of a backward chunk: gradOutput copied to `[paddedOutChannels,
-    /// paddedPixelCount]` so the SIMD loops need no tail handling.
-    private var chunkGradOutputs: [ScratchBuffer] = []
+    /// Per thread: the im2col rows of one weight-gradient group for a chunk of samples,
+    /// `[weightChunk, weightGroupRows, dotWidth]`.
+    private var threadPatchRows: [ScratchBuffer] = []
+    /// gradOutput copied to `[batch, paddedOutChannels, dotWidth]` with zero padding, for
+    /// geometries whose gradOutput cannot be read in place (see `prepareWeightScratch`).
+    private var paddedGradOutput: ScratchBuffer?
     /// The weight as `[paddedOutChannels, patchSize]` (forward) or transposed to
     /// `[paddedPatchSize, outChannels]` (backward).
     private var packedWeight: ScratchBuffer?
 
-    /// Samples whose im2col matrices backward keeps at once: as many as fit in
-    /// `chunkBudgetBytes`, at least 4 and at most the batch. It depends only on the geometry
-    /// (never on the thread count), so the weight gradient is summed in the same order on
-    /// every pool. Larger chunks mean fewer thread wake-ups and fewer horizontal vector sums.
-    private let backwardChunk: Int
-    private static let chunkBudgetBytes = 2 << 20
+    /// `pixelCount` rounded up to 16: the row length the weight-gradient dot products read.
+    private let dotWidth: Int
+    /// im2col rows per weight-gradient work item. Eight rows keep the split fine enough for
+    /// two or three threads on a 1x1 convolution with 16 input channels.
+    private let weightGroupRows = 8
+    /// Samples per weight-gradient chunk: as many as keep one group's im2col rows and the
+    /// chunk's gradOutput rows within `chunkBudgetBytes`, at least 1 and at most the batch. It depends only on the geometry,
+    /// never on the thread count, so the summation order is the same on every pool.
+    private let weightChunk: Int
+    /// Half of a 1 MiB L2 (Zen 4), which leaves room for the weight-gradient tiles' other
+    /// traffic. Only the speed depends on it.
+    private static let chunkBudgetBytes = 512 << 10
 
     public init(geometry: ConvGeometry) {
         geometry.validate()
@@ -104,8 +112,10 @@ public final class Conv2dKernel: @unchecked Sendable {
         pixelCount = geometry.outHeight * geometry.outWidth
         paddedPixelCount = roundUp(pixelCount, to: tileColumns)
         paddedOutChannels = roundUp(geometry.outChannels, to: tileRows)
-        let sampleBytes = (paddedPatchSize + paddedOutChannels) * paddedPixelCount * 4
-        backwardChunk = min(geometry.batch, max(4, Conv2dKernel.chunkBudgetBytes / sampleBytes))
+        dotWidth = roundUp(pixelCount, to: 16)
+        let sampleBytes =
+            (weightGroupRows + paddedOutChannels) * dotWidth * MemoryLayout<Float>.stride
+        weightChunk = min(geometry.batch, max(1, Conv2dKernel.chunkBudgetBytes / sampleBytes))
     }
 
     // MARK: Forward
@@ -134,11 +144,29 @@ public final class Conv2dKernel: @unchecked Sendable {
 
         let inputStride = g.inChannels * g.inHeight * g.inWidth
         let outputStride = g.outChannels * pixelCount
+        // When the output planes already have the tile's shape, the product goes straight
+        // into the output and only the bias is added afterwards.
+        let writesInPlace = paddedPixelCount == pixelCount && paddedOutChannels == g.outChannels
         pool.parallelFor(g.batch) { samples, thread in
             let columns = self.threadColumns[thread].data
             let product = self.threadProducts[thread].data
             for n in samples {
                 self.im2col(input: input.data + n * inputStride, columns: columns)
+                if writesInPlace {
+                    let out = output.data + n * outputStride
+                    multiplyTiles(
+                        rows: g.outChannels, columns: self.pixelCount, depth: self.patchSize,
+                        a: weightRows, aStride: self.patchSize, b: columns,
+                        bStride: self.pixelCount, c: out, cStride: self.pixelCount)
+                    if let bias {
+                        for o in 0..<g.outChannels {
+                            let shift = bias.data[o]
+                            let plane = out + o * self.pixelCount
+                            for p in 0..<self.pixelCount { plane[p] += shift }
+                        }
+                    }
+                    continue
+                }
                 multiplyTiles(
                     rows: self.paddedOutChannels, columns: self.paddedPixelCount,
                     depth: self.patchSize, a: weightRows, aStride: self.patchSize,
@@ -167,110 +195,219 @@ public final class Conv2dKernel: @unchecked Sendable {
     ) {
         let g = geometry
         checkShape(input, g.inputShape, "input")
-        checkShape(gradOutput, g.outputShape, "gradOutput")
         checkShape(weight, g.weightShape, "weight")
-        checkShape(gradWeight, g.weightShape, "gradWeight")
+        backwardPasses(
+            gradInput: gradInput, gradWeight: gradWeight, gradBias: gradBias,
+            gradOutput: gradOutput, input: input, weight: weight, pool: pool)
+    }
+
+    /// Writes the gradient of the loss with respect to the input, given `gradOutput`.
+    public func backwardInput(
+        gradInput: Tensor, gradOutput: Tensor, weight: Tensor, pool: ThreadPool
+    ) {
+        checkShape(weight, geometry.weightShape, "weight")
+        backwardPasses(
+            gradInput: gradInput, gradWeight: nil, gradBias: nil, gradOutput: gradOutput,
+            input: nil, weight: weight, pool: pool)
+    }
+
+    /// Writes the gradients of the loss with respect to the weight and the bias (skipped when
+    /// `gradBias` is nil), given `gradOutput`.
+    public func backwardWeight(
+        gradWeight: Tensor, gradBias: Tensor?, gradOutput: Tensor, input: Tensor,
+        pool: ThreadPool
+    ) {
+        checkShape(input, geometry.inputShape, "input")
+        backwardPasses(
+            gradInput: nil, gradWeight: gradWeight, gradBias: gradBias, gradOutput: gradOutput,
+            input: input, weight: nil, pool: pool)
+    }
+
+    /// Runs the input-gradient pass when `gradInput` is non-nil (which needs `weight`) and the
+    /// weight-gradient pass when `gradWeight` is non-nil (which needs `input`).
+    private func backwardPasses(
+        gradInput: Tensor?, gradWeight: Tensor?, gradBias: Tensor?, gradOutput: Tensor,
+        input: Tensor?, weight: Tensor?, pool: ThreadPool
+    ) {
+        let g = geometry
+        checkShape(gradOutput, g.outputShape, "gradOutput")
+        if let gradWeight { checkShape(gradWeight, g.weightShape, "gradWeight") }
         if let gradInput { checkShape(gradInput, g.inputShape, "gradInput") }
         if let gradBias { checkShape(gradBias, [g.outChannels], "gradBias") }
         prepareThreadScratch(threads: pool.threadCount)
-        prepareChunkScratch()
-
-        // gradColumns = weight^T · gradOutput needs the weight as [patch, outChannels] rows,
-        // padded to a multiple of 4 rows for the tile.
-        let transposed = packedWeightBuffer()
-        if gradInput != nil {
-            transposed.data.update(repeating: 0, count: transposed.count)
-            for o in 0..<g.outChannels {
-                for k in 0..<patchSize {
-                    transposed.data[k * g.outChannels + o] = weight.data[o * patchSize + k]
-                }
-            }
+        if let gradInput, let weight {
+            backwardInputPass(
+                gradInput: gradInput, gradOutput: gradOutput, weight: weight, pool: pool)
         }
-
-        gradWeight.fill(0)
-        gradBias?.fill(0)
-        let inputStride = g.inChannels * g.inHeight * g.inWidth
-        let outputStride = g.outChannels * pixelCount
-        var chunkStart = 0
-        while chunkStart < g.batch {
-            let chunkCount = min(backwardChunk, g.batch - chunkStart)
-
-            // Step 1, split over the samples of the chunk: im2col, a padded copy of
-            // gradOutput, and the input gradient of each sample.
-            pool.parallelFor(
-                chunkCount,
-                withThreadIndex: { slots, thread in
-                    for slot in slots {
-                        let n = chunkStart + slot
-                        let columns = self.chunkColumns[slot].data
-                        let gradRows = self.chunkGradOutputs[slot].data
-                        self.im2col(input: input.data + n * inputStride, columns: columns)
-                        for o in 0..<g.outChannels {
-                            (gradRows + o * self.paddedPixelCount).update(
-                                from: gradOutput.data + n * outputStride + o * self.pixelCount,
-                                count: self.pixelCount)
-                        }
-                        guard let gradInput else { continue }
-                        let gradColumns = self.threadColumns[thread].data
-                        multiplyTiles(
-                            rows: self.paddedPatchSize, columns: self.paddedPixelCount,
-                            depth: g.outChannels, a: transposed.data, aStride: g.outChannels,
-                            b: gradRows, bStride: self.paddedPixelCount, c: gradColumns,
-                            cStride: self.paddedPixelCount)
-                        self.col2im(
-                            columns: gradColumns, gradInput: gradInput.data + n * inputStride)
-                    }
-                })
-
-            // Step 2, split over blocks of 4 output channels: add this chunk's contribution
-            // to the weight and bias gradients of the block.
-            pool.parallelFor(paddedOutChannels / tileRows) { blocks in
-                self.accumulateWeightGradient(
-                    outputBlocks: blocks, sampleCount: chunkCount, gradWeight: gradWeight,
-                    gradBias: gradBias)
-            }
-            chunkStart += chunkCount
+        if let gradWeight, let input {
+            backwardWeightPass(
+                gradWeight: gradWeight, gradOutput: gradOutput, input: input, pool: pool)
+        }
+        if let gradBias {
+            backwardBiasPass(gradBias: gradBias, gradOutput: gradOutput, pool: pool)
         }
     }
 
-    /// Adds, for the output channels of `outputBlocks`, the chunk's sum over samples and
-    /// pixels of gradOutput * im2col to `gradWeight`, and of gradOutput to `gradBias`.
-    private func accumulateWeightGradient(
-        outputBlocks: Range<Int>, sampleCount: Int, gradWeight: Tensor, gradBias: Tensor?
+    /// Input gradient, split over samples: gradColumns = weight^T · gradOutput[n], then col2im.
+    private func backwardInputPass(
+        gradInput: Tensor, gradOutput: Tensor, weight: Tensor, pool: ThreadPool
     ) {
-        let outChannels = geometry.outChannels
-        let width = paddedPixelCount
-        // Patch rows outermost: 4 im2col rows of every sample in the chunk stay in cache while
-        // all the owned output blocks use them.
-        for patchBlock in 0..<(paddedPatchSize / tileRows) {
-            let k0 = patchBlock * tileRows
-            for block in outputBlocks {
-                let o0 = block * tileRows
-                let sums = dotTile(
-                    gradRows: chunkGradOutputs, columns: chunkColumns, sampleCount: sampleCount,
-                    gradOffset: o0 * width, columnOffset: k0 * width, width: width)
-                for i in 0..<tileRows where o0 + i < outChannels {
-                    for j in 0..<tileRows where k0 + j < patchSize {
-                        gradWeight.data[(o0 + i) * patchSize + k0 + j] += sums[i * 4 + j]
+        let g = geometry
+        // gradColumns = weight^T · gradOutput needs the weight as [patch, outChannels] rows,
+        // padded to a multiple of 4 rows for the tile.
+        let transposed = packedWeightBuffer()
+        transposed.data.update(repeating: 0, count: transposed.count)
+        for o in 0..<g.outChannels {
+            for k in 0..<patchSize {
+                transposed.data[k * g.outChannels + o] = weight.data[o * patchSize + k]
+            }
+        }
+        let inputStride = g.inChannels * g.inHeight * g.inWidth
+        let outputStride = g.outChannels * pixelCount
+        pool.parallelFor(g.batch) { samples, thread in
+            // The forward product buffer serves as the padded gradOutput rows. Its columns
+            // past `pixelCount` are zero, because every product written there had zero input
+            // columns, so the GEMM below reads zeros in the padding.
+            let gradRows = self.threadProducts[thread].data
+            let gradColumns = self.threadColumns[thread].data
+            for n in samples {
+                // gradOutput planes whose length is a multiple of the tile width are read in
+                // place; others are copied into zero-padded rows.
+                let rows: UnsafePointer<Float>
+                if self.paddedPixelCount == self.pixelCount {
+                    rows = UnsafePointer(gradOutput.data + n * outputStride)
+                } else {
+                    for o in 0..<g.outChannels {
+                        (gradRows + o * self.paddedPixelCount).update(
+                            from: gradOutput.data + n * outputStride + o * self.pixelCount,
+                            count: self.pixelCount)
+                    }
+                    rows = UnsafePointer(gradRows)
+                }
+                multiplyTiles(
+                    rows: self.paddedPatchSize, columns: self.paddedPixelCount,
+                    depth: g.outChannels, a: transposed.data, aStride: g.outChannels,
+                    b: rows, bStride: self.paddedPixelCount, c: gradColumns,
+                    cStride: self.paddedPixelCount)
+                self.col2im(columns: gradColumns, gradInput: gradInput.data + n * inputStride)
+            }
+        }
+    }
+
+    /// Weight gradient, split over groups of `weightGroupRows` im2col rows (weight columns).
+    ///
+    /// Each thread builds the im2col rows of its group for a chunk of samples in its own
+    /// buffer, which stays in its core's cache, and multiplies them with the gradOutput rows.
+    /// Every element of gradWeight is one thread's sum: over chunks in order, and within a
+    /// chunk over samples in order in SIMD lanes that are added at the end of the chunk. The
+    /// chunk size depends only on the geometry, so the bits do not depend on the thread
+    /// count.
+    private func backwardWeightPass(
+        gradWeight: Tensor, gradOutput: Tensor, input: Tensor, pool: ThreadPool
+    ) {
+        let g = geometry
+        gradWeight.fill(0)
+        prepareWeightScratch(threads: pool.threadCount)
+
+        // The dot products read `dotWidth` floats per row, so gradOutput rows need a zero tail
+        // when the pixel count is not a multiple of 16, and zero rows up to a multiple of 4
+        // output channels.
+        let outputStride = g.outChannels * pixelCount
+        let gradSource: UnsafePointer<Float>
+        let gradSampleStride: Int
+        let gradRowStride: Int
+        if let padded = paddedGradOutput {
+            gradSampleStride = paddedOutChannels * dotWidth
+            gradRowStride = dotWidth
+            pool.parallelFor(g.batch) { samples in
+                for n in samples {
+                    for o in 0..<g.outChannels {
+                        (padded.data + n * gradSampleStride + o * self.dotWidth).update(
+                            from: gradOutput.data + n * outputStride + o * self.pixelCount,
+                            count: self.pixelCount)
                     }
                 }
             }
+            gradSource = UnsafePointer(padded.data)
+        } else {
+            gradSource = UnsafePointer(gradOutput.data)
+            gradSampleStride = outputStride
+            gradRowStride = pixelCount
         }
-        guard let gradBias else { return }
-        for block in outputBlocks {
-            for o in (block * tileRows)..<min(block * tileRows + tileRows, outChannels) {
+
+        let inputStride = g.inChannels * g.inHeight * g.inWidth
+        let groupCount = (paddedPatchSize + weightGroupRows - 1) / weightGroupRows
+        let slotStride = weightGroupRows * dotWidth
+        pool.parallelFor(groupCount) { groups, thread in
+            let rows = self.threadPatchRows[thread].data
+            // Chunks are the outer loop, so a chunk's gradOutput rows stay in this core's L2
+            // while every group of the thread reads them.
+            var chunkStart = 0
+            while chunkStart < g.batch {
+                let chunkCount = min(self.weightChunk, g.batch - chunkStart)
+                for group in groups {
+                    let firstRow = group * self.weightGroupRows
+                    let rowCount = min(self.weightGroupRows, self.paddedPatchSize - firstRow)
+                    for slot in 0..<chunkCount {
+                        let sample = input.data + (chunkStart + slot) * inputStride
+                        for r in 0..<rowCount {
+                            let destination = rows + slot * slotStride + r * self.dotWidth
+                            if firstRow + r < self.patchSize {
+                                self.im2colRow(
+                                    firstRow + r, input: sample, destination: destination)
+                            } else {
+                                destination.update(repeating: 0, count: self.dotWidth)
+                            }
+                        }
+                    }
+                    for outputBlock in 0..<(self.paddedOutChannels / tileRows) {
+                        let o0 = outputBlock * tileRows
+                        for rowBlock in 0..<(rowCount / tileRows) {
+                            let k0 = firstRow + rowBlock * tileRows
+                            let sums = dotTile(
+                                grad: gradSource + chunkStart * gradSampleStride
+                                    + o0 * gradRowStride,
+                                gradSampleStride: gradSampleStride, gradRowStride: gradRowStride,
+                                columns: UnsafePointer(rows + rowBlock * tileRows * self.dotWidth),
+                                columnSampleStride: slotStride, columnRowStride: self.dotWidth,
+                                sampleCount: chunkCount, width: self.dotWidth)
+                            for i in 0..<tileRows where o0 + i < g.outChannels {
+                                for j in 0..<tileRows where k0 + j < self.patchSize {
+                                    gradWeight.data[(o0 + i) * self.patchSize + k0 + j] +=
+                                        sums[i * 4 + j]
+                                }
+                            }
+                        }
+                    }
+                }
+                chunkStart += chunkCount
+            }
+        }
+    }
+
+    /// Bias gradient, split over output channels: per channel, the sum over samples in order
+    /// of each sample's 16-lane sum over pixels.
+    private func backwardBiasPass(gradBias: Tensor, gradOutput: Tensor, pool: ThreadPool) {
+        let g = geometry
+        pool.parallelFor(g.outChannels) { channels in
+            for o in channels {
                 var total: Float = 0
-                for slot in 0..<sampleCount {
-                    let row = chunkGradOutputs[slot].data + o * width
-                    var vector = SIMD16<Float>()
+                for n in 0..<g.batch {
+                    let row = gradOutput.data + (n * g.outChannels + o) * self.pixelCount
+                    var lanes = SIMD16<Float>()
                     var p = 0
-                    while p < width {
-                        vector += loadVector(row + p)
+                    while p + 16 <= self.pixelCount {
+                        lanes += loadVector(row + p)
                         p += 16
                     }
-                    total += vector.sum()
+                    var tail: Float = 0
+                    while p < self.pixelCount {
+                        tail += row[p]
+                        p += 1
+                    }
+                    total += horizontalSum(lanes) + tail
                 }
-                gradBias.data[o] += total
+                gradBias.data[o] = total
             }
         }
     }
@@ -281,32 +418,38 @@ public final class Conv2dKernel: @unchecked Sendable {
     /// input[c, oy * stride - padding + ky, ox * stride - padding + kx], or 0 in the padding.
     /// Only the first `pixelCount` columns and `patchSize` rows are written.
     private func im2col(input: UnsafePointer<Float>, columns: UnsafeMutablePointer<Float>) {
+        for row in 0..<patchSize {
+            im2colRow(row, input: input, destination: columns + row * paddedPixelCount)
+        }
+    }
+
+    /// Writes row `row` = (c, ky, kx) of the im2col matrix, its first `pixelCount` columns.
+    @inline(__always)
+    private func im2colRow(
+        _ row: Int, input: UnsafePointer<Float>, destination rowStart: UnsafeMutablePointer<Float>
+    ) {
         let g = geometry
         let (k, s, pad) = (g.kernelSize, g.stride, g.padding)
-        for c in 0..<g.inChannels {
-            let plane = input + c * g.inHeight * g.inWidth
-            for ky in 0..<k {
-                for kx in 0..<k {
-                    let row = columns + ((c * k + ky) * k + kx) * paddedPixelCount
-                    let (first, end) = validOutputColumns(kx: kx)
-                    for oy in 0..<g.outHeight {
-                        let iy = oy * s - pad + ky
-                        let destination = row + oy * g.outWidth
-                        guard iy >= 0 && iy < g.inHeight else {
-                            destination.update(repeating: 0, count: g.outWidth)
-                            continue
-                        }
-                        destination.update(repeating: 0, count: first)
-                        (destination + end).update(repeating: 0, count: g.outWidth - end)
-                        let source = plane + iy * g.inWidth - pad + kx
-                        if s == 1 {
-                            (destination + first).update(from: source + first, count: end - first)
-                        } else {
-                            for ox in first..<end {
-                                destination[ox] = source[ox * s]
-                            }
-                        }
-                    }
+        let c = row / (k * k)
+        let ky = row / k % k
+        let kx = row % k
+        let plane = input + c * g.inHeight * g.inWidth
+        let (first, end) = validOutputColumns(kx: kx)
+        for oy in 0..<g.outHeight {
+            let iy = oy * s - pad + ky
+            let destination = rowStart + oy * g.outWidth
+            guard iy >= 0 && iy < g.inHeight else {
+                destination.update(repeating: 0, count: g.outWidth)
+                continue
+            }
+            destination.update(repeating: 0, count: first)
+            (destination + end).update(repeating: 0, count: g.outWidth - end)
+            let source = plane + iy * g.inWidth - pad + kx
+            if s == 1 {
+                (destination + first).update(from: source + first, count: end - first)
+            } else {
+                for ox in first..<end {
+                    destination[ox] = source[ox * s]
                 }
             }
         }
@@ -362,10 +505,14 @@ public final class Conv2dKernel: @unchecked Sendable {
         }
     }
 
-    private func prepareChunkScratch() {
-        while chunkColumns.count < backwardChunk {
-            chunkColumns.append(ScratchBuffer(count: paddedPatchSize * paddedPixelCount))
-            chunkGradOutputs.append(ScratchBuffer(count: paddedOutChannels * paddedPixelCount))
+    private func prepareWeightScratch(threads: Int) {
+        while threadPatchRows.count < threads {
+            threadPatchRows.append(ScratchBuffer(count: weightChunk * weightGroupRows * dotWidth))
+        }
+        let readsInPlace = dotWidth == pixelCount && paddedOutChannels == geometry.outChannels
+        if !readsInPlace && paddedGradOutput == nil {
+            paddedGradOutput = ScratchBuffer(
+                count: geometry.batch * paddedOutChannels * dotWidth)
         }
     }
 
@@ -498,13 +645,14 @@ private func multiplyTile(
     storeVector(c33, c + 3 * cStride + 48)
 }
 
-/// Sums, over the chunk's samples and `width` pixels, the products of 4 gradOutput rows with 4
-/// im2col rows. Lanes accumulate over samples in order, and the 16 lanes are added last.
-/// Lane `4 * i + j` of the result is the sum for gradient row `i` and im2col row `j`.
+/// Sums, over `sampleCount` samples and `width` pixels, the products of 4 gradOutput rows
+/// with 4 im2col rows. Lanes accumulate over samples in order, and the 16 lanes are added
+/// last. Lane `4 * i + j` of the result is the sum for gradient row `i` and im2col row `j`.
 @inline(__always)
 private func dotTile(
-    gradRows: [ScratchBuffer], columns: [ScratchBuffer], sampleCount: Int, gradOffset: Int,
-    columnOffset: Int, width: Int
+    grad: UnsafePointer<Float>, gradSampleStride: Int, gradRowStride: Int,
+    columns: UnsafePointer<Float>, columnSampleStride: Int, columnRowStride: Int,
+    sampleCount: Int, width: Int
 ) -> SIMD16<Float> {
     var d00 = SIMD16<Float>()
     var d01 = SIMD16<Float>()
@@ -524,18 +672,20 @@ private func dotTile(
     var d33 = SIMD16<Float>()
 
     for slot in 0..<sampleCount {
-        let g = UnsafePointer(gradRows[slot].data + gradOffset)
-        let x = UnsafePointer(columns[slot].data + columnOffset)
+        let g = grad + slot * gradSampleStride
+        let x = columns + slot * columnSampleStride
+        let gs = gradRowStride
+        let xs = columnRowStride
         var p = 0
         while p < width {
             let g0 = loadVector(g + p)
-            let g1 = loadVector(g + width + p)
-            let g2 = loadVector(g + 2 * width + p)
-            let g3 = loadVector(g + 3 * width + p)
+            let g1 = loadVector(g + gs + p)
+            let g2 = loadVector(g + 2 * gs + p)
+            let g3 = loadVector(g + 3 * gs + p)
             let x0 = loadVector(x + p)
-            let x1 = loadVector(x + width + p)
-            let x2 = loadVector(x + 2 * width + p)
-            let x3 = loadVector(x + 3 * width + p)
+            let x1 = loadVector(x + xs + p)
+            let x2 = loadVector(x + 2 * xs + p)
+            let x3 = loadVector(x + 3 * xs + p)
             d00.addProduct(g0, x0)
             d01.addProduct(g0, x1)
             d02.addProduct(g0, x2)
@@ -556,24 +706,21 @@ private func dotTile(
         }
     }
 
-    var sums = SIMD16<Float>()
-    sums[0] = d00.sum()
-    sums[1] = d01.sum()
-    sums[2] = d02.sum()
-    sums[3] = d03.sum()
-    sums[4] = d10.sum()
-    sums[5] = d11.sum()
-    sums[6] = d12.sum()
-    sums[7] = d13.sum()
-    sums[8] = d20.sum()
-    sums[9] = d21.sum()
-    sums[10] = d22.sum()
-    sums[11] = d23.sum()
-    sums[12] = d30.sum()
-    sums[13] = d31.sum()
-    sums[14] = d32.sum()
-    sums[15] = d33.sum()
-    return sums
+    return SIMD16<Float>(
+        horizontalSum(d00), horizontalSum(d01), horizontalSum(d02), horizontalSum(d03),
+        horizontalSum(d10), horizontalSum(d11), horizontalSum(d12), horizontalSum(d13),
+        horizontalSum(d20), horizontalSum(d21), horizontalSum(d22), horizontalSum(d23),
+        horizontalSum(d30), horizontalSum(d31), horizontalSum(d32), horizontalSum(d33))
+}
+
+/// Adds the 16 lanes pairwise in a fixed tree. The standard library's `sum()` is not
+/// specialised for SIMD16<Float> in this build and shows up as a generic call in profiles.
+@inline(__always)
+func horizontalSum(_ v: SIMD16<Float>) -> Float {
+    let eight = v.lowHalf + v.highHalf
+    let four = eight.lowHalf + eight.highHalf
+    let two = four.lowHalf + four.highHalf
+    return two[0] + two[1]
 }
 
 /// A zero-filled, 64-byte aligned Float buffer owned by a kernel.

@@ -65,6 +65,29 @@ public enum Elementwise {
         }
     }
 
+    /// Writes `output = max(0, a + b)` in one pass: a residual sum followed by ReLU, for a
+    /// block that does not keep the sum. A NaN sum stays NaN, as in `ReLU.forward`.
+    public static func addReLU(output: Tensor, _ a: Tensor, _ b: Tensor, pool: ThreadPool) {
+        checkShape(a, output.shape, "a")
+        checkShape(b, output.shape, "b")
+        let x = a.data
+        let y = b.data
+        let z = output.data
+        pool.parallelElements(output.count) { range in
+            var i = range.lowerBound
+            while i + 16 <= range.upperBound {
+                let sum = loadVector16(x + i) + loadVector16(y + i)
+                storeVector16(sum.replacing(with: 0, where: sum .< 0), z + i)
+                i += 16
+            }
+            while i < range.upperBound {
+                let sum = x[i] + y[i]
+                z[i] = sum < 0 ? 0 : sum
+                i += 1
+            }
+        }
+    }
+
     /// Adds `source` to `destination` in place: the one kernel that accumulates, for the
     /// place where two gradient paths meet (a residual block's skip and residual branch).
     public static func accumulate(into destination: Tensor, from source: Tensor, pool: ThreadPool) {

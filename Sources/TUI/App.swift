@@ -8,14 +8,24 @@ public final class AppController {
     public let session: any SessionControl
     public private(set) var state: UIState
 
-    public init(session: any SessionControl) {
+    public init(
+        session: any SessionControl, chartStyle: ChartStyle = .braille, colorCount: Int = 256
+    ) {
         self.session = session
-        self.state = UIState(snapshot: session.snapshot)
+        self.state = UIState(snapshot: session.snapshot, chartStyle: chartStyle)
+        self.state.colorCount = colorCount
     }
+
+    /// Size of the last frame drawn, which mouse clicks are mapped against.
+    private var screenSize = (width: 0, height: 0)
 
     /// Applies one key and sends its command to the session. Returns false when the key
     /// requests to quit.
     public func handle(_ key: KeyEvent) -> Bool {
+        if case .click(let x, let y) = key {
+            selectBlock(atX: x, y: y)
+            return true
+        }
         let outcome = handleKey(key, state: state, snapshot: session.snapshot)
         state = outcome.state
         if let command = outcome.command {
@@ -24,8 +34,25 @@ public final class AppController {
         return !outcome.quit
     }
 
+    /// Selects the block whose row in the network panel was clicked; a click anywhere else,
+    /// or while the help is open, does nothing.
+    private func selectBlock(atX x: Int, y: Int) {
+        let snapshot = session.snapshot
+        guard !state.helpVisible,
+            let layout = Screen.layout(
+                width: screenSize.width, height: screenSize.height, snapshot: snapshot),
+            layout.network.contains(x: x, y: y)
+        else { return }
+        let panel = NetworkPanel(snapshot: snapshot, state: state)
+        guard let layer = panel.layer(atRow: y, in: layout.network),
+            snapshot.layers[layer].kind == .block
+        else { return }
+        state.selectedLayer = layer
+    }
+
     /// Draws the session's latest snapshot into `buffer`.
     public func render(into buffer: inout CellBuffer) {
+        screenSize = (buffer.width, buffer.height)
         Screen.draw(snapshot: session.snapshot, state: state, into: &buffer)
     }
 }
@@ -34,6 +61,14 @@ public final class AppController {
 public enum App {
     /// Shortest time between two redraws, which caps the frame rate near 30 per second.
     static let frameInterval = Duration.milliseconds(33)
+
+    /// Throws `TerminalError.notATerminal` unless standard input and output are terminals, so
+    /// a caller can fail before it loads data or starts a session.
+    public static func checkTerminal() throws {
+        guard isatty(STDIN_FILENO) != 0 && isatty(STDOUT_FILENO) != 0 else {
+            throw TerminalError.notATerminal
+        }
+    }
 
     /// Runs the UI on the current terminal until the user presses `q`.
     ///
@@ -45,17 +80,13 @@ public enum App {
     /// - Throws: `TerminalError.notATerminal` when standard input or output is not a
     ///   terminal, before curses touches either; `TerminalError.initializationFailed` when
     ///   curses cannot set up the terminal.
-    /// Throws `TerminalError.notATerminal` unless standard input and output are terminals, so
-    /// a caller can fail before it loads data or starts a session.
-    public static func checkTerminal() throws {
-        guard isatty(STDIN_FILENO) != 0 && isatty(STDOUT_FILENO) != 0 else {
-            throw TerminalError.notATerminal
-        }
-    }
-
-    public static func run(session: any SessionControl) throws {
-        let controller = AppController(session: session)
-        let driver = try CursesDriver()
+    public static func run(session: any SessionControl, options: DisplayOptions = .init()) throws {
+        let driver = try CursesDriver(color: options.color)
+        // Outside a UTF-8 locale the terminal cannot show box drawing, blocks or braille, so
+        // the charts switch to ASCII and the driver replaces every other non-ASCII glyph.
+        let chartStyle = driver.isUnicode ? options.chartStyle : .ascii
+        let controller = AppController(
+            session: session, chartStyle: chartStyle, colorCount: driver.colorCount)
         defer { driver.shutdown() }
 
         let clock = ContinuousClock()
@@ -82,5 +113,22 @@ public enum App {
             controller.render(into: &buffer)
             driver.present(buffer)
         }
+    }
+}
+
+/// Display settings of the UI: colour on or off, and the characters the charts use.
+public struct DisplayOptions: Sendable, Equatable {
+    /// False for monochrome: set by `--no-color` or a non-empty `NO_COLOR`.
+    public var color: Bool
+    public var chartStyle: ChartStyle
+
+    public init(color: Bool = true, chartStyle: ChartStyle = .braille) {
+        self.color = color
+        self.chartStyle = chartStyle
+    }
+
+    /// Reads `NO_COLOR`: any non-empty value turns colour off, following https://no-color.org.
+    public static func colorAllowed(environment: [String: String]) -> Bool {
+        (environment["NO_COLOR"] ?? "").isEmpty
     }
 }

@@ -4,20 +4,54 @@
 /// Every glyph is assumed to be one column wide: the views use only box drawing, block
 /// elements, braille and a few arrows and circles, which terminals draw in one column.
 
-/// A colour from the eight-colour ANSI palette, or the terminal's own default colour.
+/// A colour of the xterm 256-colour palette, or the terminal's own default colour.
 ///
-/// The raw values are the curses colour numbers (`COLOR_BLACK` is 0 ... `COLOR_WHITE` is 7),
-/// and -1 is the default colour that `use_default_colors` makes available.
-public enum PaletteColor: Int16, Sendable, CaseIterable {
-    case terminalDefault = -1
-    case black = 0
-    case red = 1
-    case green = 2
-    case yellow = 3
-    case blue = 4
-    case magenta = 5
-    case cyan = 6
-    case white = 7
+/// `rawValue` is the curses colour number: 0 to 7 are the ANSI colours (`COLOR_BLACK` ...
+/// `COLOR_WHITE`), 16 to 231 the 6x6x6 colour cube, 232 to 255 a grey ramp, and -1 the
+/// default colour that `use_default_colors` makes available. The driver replaces a colour
+/// above 7 by the nearest ANSI colour on a terminal with fewer than 256 colours.
+public struct PaletteColor: RawRepresentable, Hashable, Sendable {
+    public let rawValue: Int16
+
+    public init(rawValue: Int16) {
+        self.rawValue = rawValue
+    }
+
+    public static let terminalDefault = PaletteColor(rawValue: -1)
+    public static let black = PaletteColor(rawValue: 0)
+    public static let red = PaletteColor(rawValue: 1)
+    public static let green = PaletteColor(rawValue: 2)
+    public static let yellow = PaletteColor(rawValue: 3)
+    public static let blue = PaletteColor(rawValue: 4)
+    public static let magenta = PaletteColor(rawValue: 5)
+    public static let cyan = PaletteColor(rawValue: 6)
+    public static let white = PaletteColor(rawValue: 7)
+
+    /// Returns the colour-cube entry with red, green and blue levels from 0 to 5.
+    public static func cube(red: Int, green: Int, blue: Int) -> PaletteColor {
+        let level = { (value: Int) in min(max(value, 0), 5) }
+        return PaletteColor(rawValue: Int16(16 + 36 * level(red) + 6 * level(green) + level(blue)))
+    }
+
+    /// The nearest of the eight ANSI colours, for terminals without the 256-colour palette.
+    public var ansi: PaletteColor {
+        guard rawValue > 7 else { return self }
+        let (red, green, blue) = rgbLevels
+        // Each channel counts as on at level 3 of 5 or more, the middle of the cube.
+        let bits = (red >= 3 ? 1 : 0) | (green >= 3 ? 2 : 0) | (blue >= 3 ? 4 : 0)
+        return PaletteColor(rawValue: Int16(bits))
+    }
+
+    /// Red, green and blue on the cube's 0...5 scale; greys map to equal levels.
+    var rgbLevels: (Int, Int, Int) {
+        let index = Int(rawValue)
+        if index >= 232 {
+            let level = (index - 232) * 6 / 24
+            return (level, level, level)
+        }
+        let cubeIndex = index - 16
+        return (cubeIndex / 36, cubeIndex / 6 % 6, cubeIndex % 6)
+    }
 }
 
 /// Colours and attributes of one cell.
@@ -111,6 +145,13 @@ public struct CellBuffer: Sendable, Equatable {
     public subscript(x: Int, y: Int) -> Cell {
         precondition(x >= 0 && x < width && y >= 0 && y < height, "cell (\(x), \(y)) is outside")
         return cells[y * width + x]
+    }
+
+    /// Replaces every cell's glyph with `transform(glyph)`, ignoring the clip.
+    public mutating func replaceGlyphs(_ transform: (Character) -> Character) {
+        for index in cells.indices {
+            cells[index].glyph = transform(cells[index].glyph)
+        }
     }
 
     /// Runs `body` with writes restricted to `rect` (inside the current clip), then restores

@@ -11,6 +11,9 @@ public enum TerminalError: Error, Equatable, CustomStringConvertible, LocalizedE
     /// curses could not set up the terminal, usually because TERM names a terminal type
     /// that the terminfo database does not know.
     case initializationFailed(term: String?)
+    /// The terminal type cannot move the cursor (TERM=dumb, for one), so no screen can be
+    /// drawn on it.
+    case noCursorAddressing(term: String?)
 
     public var description: String {
         switch self {
@@ -20,6 +23,9 @@ public enum TerminalError: Error, Equatable, CustomStringConvertible, LocalizedE
         case .initializationFailed(let term):
             return "curses could not initialize the terminal (TERM=\(term ?? "unset")). Set TERM "
                 + "to a known type such as xterm-256color, or run `resnet-tui train`."
+        case .noCursorAddressing(let term):
+            return "the terminal type TERM=\(term ?? "unset") cannot move the cursor, which the UI "
+                + "needs. Set TERM to a type such as xterm-256color, or run `resnet-tui train`."
         }
     }
 
@@ -42,6 +48,11 @@ final class CursesDriver {
     private var displayedBuffer: CellBuffer?
     private var isShutDown = false
     private let hasColors: Bool
+    /// Colours the terminal shows: 0 without colour (or with colour turned off), else
+    /// curses' COLORS, typically 8, 16 or 256.
+    let colorCount: Int
+    /// True when the locale's character set is UTF-8, so wide characters reach the terminal.
+    let isUnicode: Bool
     private let hasDefaultColors: Bool
     /// Colour pair numbers already set up, by foreground and background.
     private var pairs: [PairKey: Int16] = [:]
@@ -57,16 +68,21 @@ final class CursesDriver {
     // (ncurses 6 curses.h: A_REVERSE is bit 10, A_BOLD bit 13).
     private static let reverseAttribute = attr_t(1) << 18
     private static let boldAttribute = attr_t(1) << 21
+    private static let buttonPressed = mmask_t(0o2)
+    private static let buttonClicked = mmask_t(0o4)
 
     /// Sets the terminal up for the UI.
     ///
     /// - Throws: `TerminalError.notATerminal` before touching the terminal when standard input
     ///   or output is redirected; `TerminalError.initializationFailed` when curses rejects it.
-    init() throws {
+    /// Pass `color: false` for monochrome output on a colour terminal.
+    init(color: Bool = true) throws {
         guard isatty(STDIN_FILENO) != 0 && isatty(STDOUT_FILENO) != 0 else {
             throw TerminalError.notATerminal
         }
         setlocale(LC_ALL, "")
+        let codeset = nl_langinfo(nl_item(CODESET)).map { String(cString: $0) } ?? ""
+        isUnicode = codeset.uppercased().replacingOccurrences(of: "-", with: "") == "UTF8"
 
         // The handlers go in before curses starts: ncurses installs its own SIGINT and SIGTERM
         // handlers only where the default handler is still in place.
@@ -84,6 +100,15 @@ final class CursesDriver {
                 term: ProcessInfo.processInfo.environment["TERM"])
         }
         self.screen = screen
+        // tigetstr returns nil for an absent string capability and -1 for a name that is not
+        // a string capability.
+        let cursorAddress = tigetstr("cup")
+        if cursorAddress == nil || Int(bitPattern: cursorAddress) == -1 {
+            endwin()
+            delscreen(screen)
+            throw TerminalError.noCursorAddressing(
+                term: ProcessInfo.processInfo.environment["TERM"])
+        }
         guard let window = newwin(0, 0, 0, 0) else {
             endwin()
             throw TerminalError.initializationFailed(
@@ -98,8 +123,13 @@ final class CursesDriver {
         // apart on a local terminal and short enough that Esc feels immediate.
         set_escdelay(25)
         curs_set(0)
+        // Button 1 pressed and clicked (curses.h: NCURSES_MOUSE_MASK(1, 2) and (1, 4)). A
+        // press is reported too because some terminals never send a click event. endwin
+        // turns mouse reporting off again.
+        mousemask(Self.buttonPressed | Self.buttonClicked, nil)
+        mouseinterval(0)
 
-        hasColors = has_colors()
+        hasColors = color && has_colors()
         if hasColors {
             start_color()
             hasDefaultColors = use_default_colors() == OK
@@ -107,6 +137,7 @@ final class CursesDriver {
             hasDefaultColors = false
         }
         maximumPairs = Int(COLOR_PAIRS)
+        colorCount = hasColors ? Int(COLORS) : 0
         width = Int(getmaxx(window))
         height = Int(getmaxy(window))
     }
@@ -153,6 +184,12 @@ final class CursesDriver {
         case KEY_DOWN: return .down
         case KEY_LEFT: return .left
         case KEY_RIGHT: return .right
+        case KEY_MOUSE:
+            var event = MEVENT()
+            guard getmouse(&event) == OK,
+                event.bstate & (Self.buttonPressed | Self.buttonClicked) != 0
+            else { return nil }
+            return .click(x: Int(event.x), y: Int(event.y))
         case KEY_RESIZE:
             // ncurses has already resized its windows when it reports KEY_RESIZE, but only
             // the standard screen: our window is resized here to the new terminal size.
@@ -189,6 +226,8 @@ final class CursesDriver {
     }
 
     private func write(_ cell: Cell, x: Int, y: Int) {
+        var cell = cell
+        if !isUnicode { cell.glyph = AsciiFallback.glyph(cell.glyph) }
         var attributes: attr_t = 0
         if cell.style.bold { attributes |= Self.boldAttribute }
         if cell.style.reverse { attributes |= Self.reverseAttribute }
@@ -206,6 +245,10 @@ final class CursesDriver {
     private func pair(for style: CellStyle) -> Int16 {
         guard hasColors else { return 0 }
         var key = PairKey(foreground: style.foreground, background: style.background)
+        if colorCount < 256 {
+            key.foreground = key.foreground.ansi
+            key.background = key.background.ansi
+        }
         if !hasDefaultColors {
             // Without use_default_colors, -1 is not a valid colour: fall back to white on
             // black, the usual curses defaults.

@@ -10,6 +10,8 @@ public enum KeyEvent: Sendable, Equatable {
     case escape
     /// The terminal changed size; the driver has already read the new size.
     case resize
+    /// A left mouse click at a screen cell, column `x` and row `y` from the top left.
+    case click(x: Int, y: Int)
 }
 
 /// UI state that the snapshot does not contain: the selection and the help overlay.
@@ -17,15 +19,29 @@ public struct UIState: Sendable, Equatable {
     /// Index into `snapshot.layers` of the selected block, or nil when the model has none.
     public var selectedLayer: Int?
     public var helpVisible: Bool
+    /// Lines of the help overlay scrolled past, changed with j/k or the arrows.
+    public var helpScroll = 0
+    public var chartStyle: ChartStyle
+    /// The detail panel's content, which Tab cycles through.
+    public var detailView: DetailView = .statistics
+    /// The sample of the batch and the channel the heat maps show, as requested with `{` `}`
+    /// and `[` `]`.
+    public var featureSample = 0
+    public var featureChannel = 0
+    /// Colours the terminal shows: 0 without colour, 8 or 16, or 256.
+    public var colorCount = 256
 
-    public init(selectedLayer: Int? = nil, helpVisible: Bool = false) {
+    public init(
+        selectedLayer: Int? = nil, helpVisible: Bool = false, chartStyle: ChartStyle = .braille
+    ) {
         self.selectedLayer = selectedLayer
         self.helpVisible = helpVisible
+        self.chartStyle = chartStyle
     }
 
     /// Creates the state at start-up, with the first block selected and the help closed.
-    public init(snapshot: SessionSnapshot) {
-        self.init(selectedLayer: Self.blockIndices(of: snapshot).first)
+    public init(snapshot: SessionSnapshot, chartStyle: ChartStyle = .braille) {
+        self.init(selectedLayer: Self.blockIndices(of: snapshot).first, chartStyle: chartStyle)
     }
 
     /// Indices of the layers that are residual blocks, the only layers the cursor visits,
@@ -51,9 +67,11 @@ public struct KeyOutcome: Sendable, Equatable {
 
 /// Maps a key press to the next UI state and the session command it requests.
 ///
-/// `n` or Right runs the next phase, `s` finishes the iteration and Space starts or pauses
-/// training. Up/`k` and Down/`j` move the selection between blocks, `t` toggles the selected
-/// block's skip and `T` toggles all skips. `?` opens or closes the help, Esc closes it, and
+/// `n` or Right runs the next phase, `s` finishes the iteration, `f` runs to the loss, `b`
+/// runs the backward pass to the input and Space starts or pauses training. `+` (or `=`)
+/// doubles and `-` halves the learning rate, and `r` resets the weights from the seed.
+/// Up/`k` and Down/`j` move the selection between blocks, `t` toggles the selected block's
+/// skip and `T` toggles all skips. `?` opens or closes the help, Esc closes it, and
 /// `q` quits. While the help is open, only `?`, Esc and `q` act, so a key pressed to read the help
 /// does not also step the network.
 public func handleKey(_ key: KeyEvent, state: UIState, snapshot: SessionSnapshot) -> KeyOutcome {
@@ -72,8 +90,16 @@ public func handleKey(_ key: KeyEvent, state: UIState, snapshot: SessionSnapshot
         return KeyOutcome(state: next, quit: true)
     }
     if next.helpVisible {
-        if key == .character("?") || key == .escape {
+        switch key {
+        case .character("?"), .escape:
             next.helpVisible = false
+            next.helpScroll = 0
+        case .character("j"), .down:
+            next.helpScroll = min(next.helpScroll + 1, HelpOverlay.contentLines - 1)
+        case .character("k"), .up:
+            next.helpScroll = max(next.helpScroll - 1, 0)
+        default:
+            break
         }
         return KeyOutcome(state: next)
     }
@@ -96,11 +122,66 @@ public func handleKey(_ key: KeyEvent, state: UIState, snapshot: SessionSnapshot
         return KeyOutcome(state: next, command: .toggleSkip(layer: selected))
     case .character("T"):
         return KeyOutcome(state: next, command: .toggleAllSkips)
+    case .character("x"):
+        guard let selected = next.selectedLayer else { return KeyOutcome(state: next) }
+        return KeyOutcome(state: next, command: .whatIf(layer: selected))
+    case .character("c"):
+        return KeyOutcome(state: next, command: .toggleCompare)
+    case .character("f"):
+        return KeyOutcome(state: next, command: .runForward)
+    case .character("b"):
+        return KeyOutcome(state: next, command: .runBackward)
+    case .character("+"), .character("="):
+        return KeyOutcome(state: next, command: .scaleLearningRate(2))
+    case .character("-"):
+        return KeyOutcome(state: next, command: .scaleLearningRate(0.5))
+    case .character("r"):
+        return KeyOutcome(state: next, command: .resetWeights)
     case .character("?"):
         next.helpVisible = true
         return KeyOutcome(state: next)
+    case .character("\t"):
+        next.detailView = next.detailView.next
+        return KeyOutcome(state: next)
+    case .character("]"), .character("["):
+        next.featureChannel = max(0, next.featureChannel + (key == .character("]") ? 1 : -1))
+        if let maximum = channelCount(of: next.selectedLayer, in: snapshot) {
+            next.featureChannel = min(next.featureChannel, maximum - 1)
+        }
+        return KeyOutcome(
+            state: next,
+            command: .viewFeatureMap(sample: next.featureSample, channel: next.featureChannel))
+    case .character("}"), .character("{"):
+        next.featureSample = max(0, next.featureSample + (key == .character("}") ? 1 : -1))
+        next.featureSample = min(next.featureSample, max(snapshot.batchSize - 1, 0))
+        return KeyOutcome(
+            state: next,
+            command: .viewFeatureMap(sample: next.featureSample, channel: next.featureChannel))
     default:
         return KeyOutcome(state: next)
+    }
+}
+
+/// Returns the channel count of `layer`'s output, or nil when it is unknown.
+private func channelCount(of layer: Int?, in snapshot: SessionSnapshot) -> Int? {
+    guard let layer, snapshot.layers.indices.contains(layer) else { return nil }
+    let shape = snapshot.layers[layer].outputShape
+    return shape.count >= 3 ? shape[0] : nil
+}
+
+/// Content of the detail panel below the network.
+public enum DetailView: Sendable, Equatable, CaseIterable {
+    /// Statistics and histogram of the selected block's output.
+    case statistics
+    /// One channel of one sample of the selected block's output as a heat map.
+    case featureMap
+    /// The same sample of the input images, so the user sees what goes in.
+    case input
+
+    /// The view that Tab moves to.
+    public var next: DetailView {
+        let all = Self.allCases
+        return all[(all.firstIndex(of: self)! + 1) % all.count]
     }
 }
 

@@ -75,6 +75,14 @@ public struct GradientFlow: Sendable, Equatable {
     public var cosine: Double
     /// Norm of the gradient of all the layer's weights together.
     public var weight: Double
+    /// Whether the block's skip was on when this gradient was computed. A toggle shows in
+    /// `LayerInfo.skipEnabled` at once but changes the computation only from the next
+    /// iteration, so views label these numbers with this value.
+    public var skipActive = true
+    /// Norm of the layer's last SGD step over the norm of its weights, set by the update
+    /// phase, or nil before it and for a layer without weights. A common rule of thumb puts
+    /// healthy training near 1e-3, and far above it the step is too large.
+    public var updateRatio: Double?
 
     public init(skip: Double, residual: Double, input: Double, cosine: Double, weight: Double) {
         self.skip = skip
@@ -136,6 +144,47 @@ public struct FeatureMap: Sendable, Equatable {
     }
 }
 
+/// The second model of compare mode: a copy started from the same weights and fed the same
+/// batches, with every block's skip the opposite of the first model's at the start.
+public struct ComparisonSnapshot: Sendable, Equatable {
+    /// Per layer, the skip setting of the copy.
+    public var skipEnabled: [Bool]
+    public var gradients: [GradientFlow?]
+    public var history: [StepRecord]
+    public var currentLoss: Double?
+    /// A short name for the copy, such as "skips off".
+    public var label: String
+
+    public init(
+        skipEnabled: [Bool], gradients: [GradientFlow?], history: [StepRecord],
+        currentLoss: Double?, label: String
+    ) {
+        self.skipEnabled = skipEnabled
+        self.gradients = gradients
+        self.history = history
+        self.currentLoss = currentLoss
+        self.label = label
+    }
+}
+
+/// A what-if recomputation: the current iteration run again with one block's skip flipped,
+/// leaving weights, optimizer state, batch-norm statistics and the data order untouched.
+public struct WhatIfSnapshot: Sendable, Equatable {
+    /// The block whose skip was flipped.
+    public var layer: Int
+    /// The skip setting the recomputation used for that block.
+    public var skipEnabled: Bool
+    public var gradients: [GradientFlow?]
+    public var loss: Double
+
+    public init(layer: Int, skipEnabled: Bool, gradients: [GradientFlow?], loss: Double) {
+        self.layer = layer
+        self.skipEnabled = skipEnabled
+        self.gradients = gradients
+        self.loss = loss
+    }
+}
+
 /// The session's state after a phase.
 public struct SessionSnapshot: Sendable {
     public var modelName: String
@@ -166,6 +215,24 @@ public struct SessionSnapshot: Sendable {
     public var imagesPerSecond: Double
     /// A message for the status line, such as an error or a divergence warning.
     public var message: String?
+    /// The step whose loss became NaN or infinite, until the weights are reset.
+    public var divergedAtStep: Int?
+    /// The sample of the batch and the channel that `featureMaps` and `inputMap` show, as
+    /// requested; each map records what it could take.
+    public var featureSample: Int
+    public var featureChannel: Int
+    /// Per layer, one channel of one sample of its output in the current iteration, or nil
+    /// before its forward phase has run.
+    public var featureMaps: [FeatureMap?]
+    /// The same channel and sample of the current batch's input images (layer -1).
+    public var inputMap: FeatureMap?
+    /// Channels, height and width of one input image.
+    public var inputShape: [Int] = []
+    /// The second model while compare mode is on, else nil.
+    public var comparison: ComparisonSnapshot?
+    /// The last what-if recomputation of the current iteration, cleared when the next
+    /// iteration starts.
+    public var whatIf: WhatIfSnapshot?
 
     public init(
         modelName: String, datasetName: String, batchSize: Int, learningRate: Double,
@@ -189,6 +256,11 @@ public struct SessionSnapshot: Sendable {
         self.stepMilliseconds = 0
         self.imagesPerSecond = 0
         self.message = nil
+        self.divergedAtStep = nil
+        self.featureSample = 0
+        self.featureChannel = 0
+        self.featureMaps = Array(repeating: nil, count: layers.count)
+        self.inputMap = nil
     }
 
     /// The phase that ran last, or nil at an iteration boundary.
@@ -208,6 +280,20 @@ public enum SessionCommand: Sendable, Equatable {
     case toggleSkip(layer: Int)
     /// Turns every skip off if any is on, otherwise turns every skip on.
     case toggleAllSkips
+    /// Runs phases until the loss is computed.
+    case runForward
+    /// Runs phases until the gradient reaches the input, leaving the update to run next.
+    case runBackward
+    /// Multiplies the learning rate by the factor.
+    case scaleLearningRate(Double)
+    /// Draws the initial weights again from the seed and clears the history.
+    case resetWeights
+    /// Chooses the sample of the batch and the channel that the feature maps show.
+    case viewFeatureMap(sample: Int, channel: Int)
+    /// Turns compare mode on or off.
+    case toggleCompare
+    /// Recomputes the current iteration with this block's skip flipped, for display only.
+    case whatIf(layer: Int)
 }
 
 /// A running session as the UI sees it.

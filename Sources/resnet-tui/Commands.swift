@@ -25,6 +25,9 @@ let usage = """
       --threads N       compute threads (default: the number of cores)
       --seed N          seed for weights, data order and the built-in data (default 0)
       --steps N         train: iterations to run (default 100)
+      --no-color        UI: draw without colour (a non-empty NO_COLOR does the same)
+      --charts STYLE    UI: draw charts with braille (default), block or ascii characters;
+                        ascii is chosen automatically outside a UTF-8 locale
 
     """
 
@@ -40,6 +43,12 @@ let commonFlags = [
     FlagSpec(name: "help", takesValue: false, help: ""),
 ]
 
+/// Options of the interactive UI only.
+let displayFlags = [
+    FlagSpec(name: "no-color", takesValue: false, help: ""),
+    FlagSpec(name: "charts", takesValue: true, help: ""),
+]
+
 func runCommand(_ arguments: [String]) throws {
     if arguments.first == "--version" {
         print("resnet-tui \(version)")
@@ -53,7 +62,8 @@ func runCommand(_ arguments: [String]) throws {
     }
     switch command {
     case "tui":
-        let parsed = try ParsedArguments(rest, specs: commonFlags + modelFlags + checkpointFlags)
+        let parsed = try ParsedArguments(
+            rest, specs: commonFlags + modelFlags + checkpointFlags + displayFlags)
         if parsed.has("help") {
             print(usage, terminator: "")
             return
@@ -72,10 +82,23 @@ func runCommand(_ arguments: [String]) throws {
         try runTrain(parsed)
     case "summary":
         try runSummary(rest)
+    case "bench-frames":
+        let parsed = try ParsedArguments(
+            rest, specs: commonFlags + [FlagSpec(name: "frames", takesValue: true, help: "")])
+        if parsed.has("help") {
+            print(
+                "Usage: resnet-tui bench-frames [--model M] [--frames N]\n"
+                    + "Times drawing one UI frame into the cell buffer at 80x24, 120x40 and "
+                    + "200x60.")
+            return
+        }
+        try runFrameBenchmark(parsed)
+    case "bench":
+        try runBench(rest)
     case "help":
         print(usage, terminator: "")
     default:
-        let commands = ["train", "summary", "help"]
+        let commands = ["train", "summary", "bench", "bench-frames", "help"]
         let closest = commands.min { editDistance($0, command) < editDistance($1, command) }!
         throw UsageError(description: "unknown command '\(command)'; did you mean '\(closest)'?")
     }
@@ -98,17 +121,26 @@ func makeStepper(_ parsed: ParsedArguments) throws -> Stepper {
         classCount: source.classCount, batch: batch, seed: seed)
     return Stepper(
         model: model, data: source.batches, pool: ThreadPool(threads: threads),
-        optimizer: optimizer)
+        optimizer: optimizer, seed: seed)
 }
 
 func runInteractive(_ parsed: ParsedArguments) throws {
+    let chartName = parsed.string("charts", default: ChartStyle.braille.rawValue)
+    guard let chartStyle = ChartStyle(rawValue: chartName) else {
+        throw UsageError(
+            description: "invalid --charts '\(chartName)': expected braille, block or ascii")
+    }
+    let options = DisplayOptions(
+        color: !parsed.has("no-color")
+            && DisplayOptions.colorAllowed(environment: ProcessInfo.processInfo.environment),
+        chartStyle: chartStyle)
     try App.checkTerminal()
     let stepper = try makeStepper(parsed)
     let session = TrainingSession(stepper: stepper)
     session.start()
     do {
         defer { session.stop() }
-        try App.run(session: session)
+        try App.run(session: session, options: options)
     }
     try saveIfRequested(parsed, model: stepper.model)
 }

@@ -80,6 +80,7 @@ func makeModel(
     let config = ResNetConfig(
         spec: spec, inputChannels: channels, inputHeight: height, inputWidth: width,
         classCount: classCount)
+    try checkMemory(config: config, batch: batch, modelName: config.name)
     let model = ResNet(config: config, batchSize: batch)
     var generator = SeededGenerator(seed: seed)
     model.initialize(using: &generator)

@@ -123,3 +123,85 @@ private func expectSameBitsOnEveryPool(
         ]
     }
 }
+
+/// Geometries that reach each path of the weight-gradient accumulation: several sample
+/// chunks per work item (32x32 images), gradOutput rows padded to 16 floats and output
+/// channels padded to 4 (7x7 output, 6 channels), and a 1x1 stride-2 projection.
+private let accumulationGeometries = [
+    ConvGeometry(
+        batch: 20, inChannels: 16, outChannels: 16, inHeight: 32, inWidth: 32, kernelSize: 3,
+        stride: 1, padding: 1),
+    ConvGeometry(
+        batch: 5, inChannels: 3, outChannels: 6, inHeight: 14, inWidth: 14, kernelSize: 3,
+        stride: 2, padding: 1),
+    ConvGeometry(
+        batch: 12, inChannels: 16, outChannels: 32, inHeight: 16, inWidth: 16, kernelSize: 1,
+        stride: 2, padding: 0),
+]
+
+/// Integer inputs and gradients in -3...3 keep every partial sum of the weight and bias
+/// gradients an integer below 2^24, so Float addition is exact in any order. Every run at
+/// every thread count must then equal the exact integer sum bit for bit: a lost or doubled
+/// update from a race shows as a different integer.
+@Test(arguments: accumulationGeometries.indices)
+func convWeightGradientSumsIntegersExactly(geometryIndex: Int) {
+    let g = accumulationGeometries[geometryIndex]
+    var generator = SeededGenerator(seed: 61 + UInt64(geometryIndex))
+    let input = randomIntegerTensor(g.inputShape, in: -3...3, &generator)
+    let upstream = randomIntegerTensor(g.outputShape, in: -3...3, &generator)
+    let exactGradWeight = Tensor(shape: g.weightShape)
+    let exactGradBias = Tensor(shape: [g.outChannels])
+    Conv2dReference.backward(
+        geometry: g, gradInput: Tensor(shape: g.inputShape), gradWeight: exactGradWeight,
+        gradBias: exactGradBias, gradOutput: upstream, input: input,
+        weight: Tensor(shape: g.weightShape))
+    for i in 0..<exactGradWeight.count {
+        precondition(exactGradWeight[i] == exactGradWeight[i].rounded(), "reference not exact")
+    }
+
+    for pool in poolsToCompare {
+        let kernel = Conv2dKernel(geometry: g)
+        let gradWeight = Tensor(shape: g.weightShape)
+        let gradBias = Tensor(shape: [g.outChannels])
+        for run in 0..<40 {
+            gradWeight.fill(.nan)
+            kernel.backwardWeight(
+                gradWeight: gradWeight, gradBias: gradBias, gradOutput: upstream, input: input,
+                pool: pool)
+            let differing = (0..<gradWeight.count).filter {
+                gradWeight[$0].bitPattern != exactGradWeight[$0].bitPattern
+            }
+            if !differing.isEmpty {
+                expectBitwiseEqual(
+                    gradWeight, exactGradWeight,
+                    "gradWeight of geometry \(geometryIndex), \(pool.threadCount) threads, run \(run)"
+                )
+                break
+            }
+        }
+        expectBitwiseEqual(
+            gradBias, exactGradBias,
+            "gradBias of geometry \(geometryIndex), \(pool.threadCount) threads")
+    }
+}
+
+/// 3 blocks and a partial one, so three threads each get blocks and the tail runs.
+@Test func reductionIsBitwiseIdenticalAcrossThreadCounts() {
+    var generator = SeededGenerator(seed: 71)
+    let count = 3 * Reduction.blockSize + 1_001
+    let a = randomTensor([count], &generator)
+    let b = randomTensor([count], &generator)
+    var exactDot = 0.0
+    for i in 0..<count { exactDot += Double(a[i]) * Double(b[i]) }
+
+    let baselineDot = Reduction.dot(a, b, pool: poolsToCompare[0])
+    let baselineNorm = Reduction.norm(a, pool: poolsToCompare[0])
+    #expect(abs(baselineDot - exactDot) <= 1e-9 * Double(count))
+    #expect(abs(baselineNorm - a.norm()) <= 1e-12 * a.norm())
+    for pool in poolsToCompare.dropFirst() {
+        let dot = Reduction.dot(a, b, pool: pool)
+        let norm = Reduction.norm(a, pool: pool)
+        #expect(dot.bitPattern == baselineDot.bitPattern, "dot, \(pool.threadCount) threads")
+        #expect(norm.bitPattern == baselineNorm.bitPattern, "norm, \(pool.threadCount) threads")
+    }
+}

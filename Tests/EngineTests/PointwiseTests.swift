@@ -98,3 +98,24 @@ import Testing
     }
     expectClose(upstream, expected, tolerance: Tolerance(absolute: 1e-7, relative: 1e-6), "gradA")
 }
+
+/// 37 elements: two full vectors and a scalar tail, with a NaN, -0 and a sum of exactly 0.
+@Test func addReLUMatchesAddThenReLU() {
+    var generator = SeededGenerator(seed: 81)
+    let a = randomTensor([37], &generator)
+    let b = randomTensor([37], &generator)
+    a[3] = .nan
+    a[20] = -0.0
+    b[20] = 0
+    a[36] = 0.5
+    b[36] = -0.5
+    let pool = ThreadPool(threads: 2)
+    let sum = Tensor(shape: [37])
+    Elementwise.add(output: sum, a, b, pool: pool)
+    let expected = Tensor(shape: [37])
+    ReLU.forward(output: expected, input: sum, pool: pool)
+    let fused = Tensor(shape: [37])
+    Elementwise.addReLU(output: fused, a, b, pool: pool)
+    expectBitwiseEqual(fused, expected, "addReLU vs add then ReLU")
+    #expect(fused[3].isNaN)
+}

@@ -77,6 +77,8 @@ enum Fixtures {
             skip: 0.00678, residual: 0.000901, input: 0.007, cosine: 0.1, weight: 0.04)
         snapshot.gradients[1] = GradientFlow(
             skip: 0, residual: 0.000256, input: 0.000256, cosine: 0, weight: 0.02)
+        // layer1.0 ran with its skip off.
+        snapshot.gradients[1]?.skipActive = false
         return snapshot
     }
 

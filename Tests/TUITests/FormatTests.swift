@@ -130,3 +130,18 @@ import Training
     // Heights in eighths of a cell over 2 rows (16 eighths): 16, 8, 0, 4.
     #expect(rows == ["█   ", "██ ▄"])
 }
+
+@Test func smoothingFollowsTrend() {
+    let values = (0..<100).map { Double($0 % 2 == 0 ? 1 : 3) }
+    let smooth = LossPanel.smoothed(values)
+    #expect(smooth.count == values.count)
+    // The alternating 1, 3 series averages near 2 once the average has settled.
+    #expect(abs(smooth[99] - 2) < 0.3, "\(smooth[99])")
+    #expect(smooth.first == 1)
+}
+
+@Test func smoothingRestartsAfterNaN() {
+    let smooth = LossPanel.smoothed([1, 1, .nan, 5])
+    #expect(smooth[2].isNaN)
+    #expect(smooth[3] == 5)
+}

@@ -18,6 +18,12 @@ import Training
         (.character(" "), .toggleRunning),
         (.character("t"), .toggleSkip(layer: 2)),
         (.character("T"), .toggleAllSkips),
+        (.character("f"), .runForward),
+        (.character("b"), .runBackward),
+        (.character("+"), .scaleLearningRate(2)),
+        (.character("="), .scaleLearningRate(2)),
+        (.character("-"), .scaleLearningRate(0.5)),
+        (.character("r"), .resetWeights),
     ]
     for (key, command) in cases {
         let outcome = handleKey(key, state: state, snapshot: snapshot)
@@ -85,7 +91,7 @@ import Training
 @Test func helpSwallowsOtherKeys() {
     let snapshot = Fixtures.backwardThroughLayer1()
     let state = UIState(selectedLayer: 1, helpVisible: true)
-    for key: KeyEvent in [.character("n"), .character("s"), .character(" "), .down, .right] {
+    for key: KeyEvent in [.character("n"), .character("s"), .character(" "), .right, .character("t")] {
         let outcome = handleKey(key, state: state, snapshot: snapshot)
         #expect(outcome.command == nil, "\(key) does nothing while the help is open")
         #expect(outcome.state == state, "\(key)")
@@ -95,7 +101,7 @@ import Training
 @Test func unknownKeysDoNothing() {
     let snapshot = Fixtures.backwardThroughLayer1()
     let state = UIState(selectedLayer: 2)
-    for key: KeyEvent in [.character("x"), .left, .resize, .escape] {
+    for key: KeyEvent in [.character("z"), .left, .resize, .escape] {
         let outcome = handleKey(key, state: state, snapshot: snapshot)
         #expect(outcome == KeyOutcome(state: state), "\(key)")
     }

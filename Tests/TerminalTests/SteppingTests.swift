@@ -7,7 +7,7 @@ import Testing
 @Suite(.serialized)
 struct SteppingTests {
     /// The first number in scientific notation on the gradient-panel line of `block`'s
-    /// skip path, or "off" when the panel says the skip is off.
+    /// skip path, or "off" when the panel shows the skip as off.
     static func skipNorm(of block: String, in lines: [String]) -> String? {
         guard let line = lines.first(where: { $0.contains("\(block) skip") }) else { return nil }
         let segment = line.components(separatedBy: "\(block) skip").last ?? ""
@@ -47,7 +47,9 @@ struct SteppingTests {
         try tmux.keys("s")
         screen = try tmux.waitFor { Self.skipNorm(of: "layer2.0", in: $0) != nil }
         let skipOn = Self.skipNorm(of: "layer2.0", in: screen)
-        #expect(skipOn != nil && skipOn != "off", "layer2.0 skip norm missing: \(screen.joined(separator: "\n"))")
+        #expect(
+            skipOn != nil && skipOn != "off",
+            "layer2.0 skip norm missing: \(screen.joined(separator: "\n"))")
 
         // Select layer2.0 (the second block) and turn its skip off.
         try tmux.keys("j", "t")
@@ -56,19 +58,64 @@ struct SteppingTests {
             screen.contains { $0.contains("layer2.0") && $0.contains("○") },
             "layer2.0 does not show its skip as off: \(screen.joined(separator: "\n"))")
         try tmux.keys("s")
-        screen = try tmux.waitFor { Self.skipNorm(of: "layer2.0", in: $0) == "off" }
+        screen = try tmux.waitFor { $0.contains { $0.contains("iter 2") } }
         #expect(
             Self.skipNorm(of: "layer2.0", in: screen) == "off",
             "skip norm of layer2.0 after toggling: \(screen.joined(separator: "\n"))")
-        #expect(screen.contains { $0.contains("iter 2") }, "second iteration did not finish")
+        #expect(
+            screen.contains { $0.contains("iter 2") },
+            "second iteration did not finish: \(screen.joined(separator: "\n"))")
 
         try tmux.keys("q")
-        screen = try tmux.waitFor(text: "EXIT=")
+        // The typed command line itself contains `EXIT=$?`, so wait for a digit after it.
+        screen = try tmux.waitFor {
+            $0.contains { $0.range(of: "EXIT=[0-9]", options: .regularExpression) != nil }
+        }
         #expect(screen.contains { $0.contains("EXIT=0") }, "\(screen.joined(separator: "\n"))")
         #expect(!screen.contains { $0.contains("network") }, "the UI is still on the screen")
         _ = try tmux.waitFor { _ in FileManager.default.fileExists(atPath: after) }
         let sttyBefore = try String(contentsOfFile: before, encoding: .utf8)
         let sttyAfter = try String(contentsOfFile: after, encoding: .utf8)
         #expect(sttyBefore == sttyAfter, "terminal settings changed")
+    }
+
+    /// Outside a UTF-8 locale the UI must draw only ASCII, or the terminal would show
+    /// mojibake and lines of the wrong width.
+    @Test func asciiOutsideUtf8Locale() throws {
+        let tmux = try Tmux(width: 100, height: 30)
+        try tmux.type("LC_ALL=C \(Tmux.binary) --model resnet8 --threads 2; echo \"EXIT=$?\"")
+        var screen = try tmux.waitFor(text: "network")
+        try tmux.keys("s", "s")
+        screen = try tmux.waitFor { $0.contains { $0.contains("iter 2") } }
+        #expect(screen.contains { $0.contains("iter 2") }, "\(screen.joined(separator: "\n"))")
+        let ui = screen.filter { !$0.isEmpty }
+        for (row, line) in ui.enumerated() {
+            #expect(line.allSatisfy { $0.isASCII }, "row \(row) is not ASCII: \(line)")
+        }
+        #expect(screen.contains { $0.hasPrefix("+ network") }, "box corners are not ASCII")
+        try tmux.keys("q")
+        screen = try tmux.waitFor {
+            $0.contains { $0.range(of: "EXIT=[0-9]", options: .regularExpression) != nil }
+        }
+        #expect(screen.contains { $0.contains("EXIT=0") }, "\(screen.joined(separator: "\n"))")
+    }
+
+    /// A left click on a block's row selects it, as the terminal reports the click in the
+    /// SGR mouse format that xterm-256color's terminfo entry names.
+    @Test func mouseClickSelectsBlock() throws {
+        let tmux = try Tmux(width: 120, height: 40)
+        try tmux.type("\(Tmux.binary) --model resnet20 --threads 2; echo \"EXIT=$?\"")
+        var screen = try tmux.waitFor(text: "network")
+        let row = try #require(screen.firstIndex { $0.contains("layer2.1") && $0.contains("skip") })
+        // SGR coordinates count from 1: press and release of button 1 at column 10.
+        try tmux.run(
+            "send-keys", "-t", "main", "-l", "\u{1B}[<0;10;\(row + 1)M\u{1B}[<0;10;\(row + 1)m")
+        screen = try tmux.waitFor { $0.contains { $0.contains("▸ layer2.1") } }
+        #expect(screen.contains { $0.contains("▸ layer2.1") }, "\(screen.joined(separator: "\n"))")
+        try tmux.keys("q")
+        screen = try tmux.waitFor {
+            $0.contains { $0.range(of: "EXIT=[0-9]", options: .regularExpression) != nil }
+        }
+        #expect(screen.contains { $0.contains("EXIT=0") }, "\(screen.joined(separator: "\n"))")
     }
 }

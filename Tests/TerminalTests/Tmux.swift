@@ -22,7 +22,8 @@ final class Tmux {
         self.height = height
         try run(
             "new-session", "-d", "-x", "\(width)", "-y", "\(height)", "-s", "main",
-            "env", "-i", "PATH=/usr/bin:/bin", "HOME=\(NSTemporaryDirectory())", "TERM=xterm-256color",
+            "env", "-i", "PATH=/usr/bin:/bin", "HOME=\(NSTemporaryDirectory())",
+            "TERM=xterm-256color",
             "LANG=C.UTF-8", "PS1=$ ", "bash", "--norc", "--noprofile")
     }
 
@@ -37,20 +38,51 @@ final class Tmux {
 
     @discardableResult
     func run(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["tmux", "-L", socket] + arguments
-        // Output goes through a file, not a pipe: the tmux server that `new-session` forks
-        // inherits the client's descriptors, so a pipe would never reach end of file.
-        let path = NSTemporaryDirectory() + "\(socket)-\(UInt32.random(in: 0...UInt32.max)).out"
-        FileManager.default.createFile(atPath: path, contents: nil)
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        process.waitUntilExit()
-        try output.close()
+        try Self.spawn(["tmux", "-L", socket] + arguments)
+    }
+
+    /// Runs a program found on PATH and returns its standard output and error together.
+    /// Output goes through a file, not a pipe: the tmux server that `new-session` forks
+    /// inherits the client's descriptors, so a pipe would never reach end of file. The child
+    /// is started with posix_spawn and reaped with waitpid because Foundation's `Process`
+    /// was seen to leave the exited tmux client a zombie and never return from
+    /// `waitUntilExit` here.
+    static func spawn(_ arguments: [String]) throws -> String {
+        let path =
+            NSTemporaryDirectory()
+            + "resnet-tui-tmux-\(getpid())-\(UInt64.random(in: 0...UInt64.max)).out"
+        defer { unlink(path) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // The test runner's threads block most signals, and a spawned child inherits the
+        // mask: a tmux server started that way ignores kill-server and outlives the test,
+        // and the binary under test would not see SIGINT. The child starts with an empty
+        // mask and default handlers instead.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var emptySet = sigset_t()
+        sigemptyset(&emptySet)
+        var allSignals = sigset_t()
+        sigfillset(&allSignals)
+        posix_spawnattr_setsigmask(&attributes, &emptySet)
+        posix_spawnattr_setsigdefault(&attributes, &allSignals)
+        posix_spawnattr_setflags(
+            &attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let argv = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let status = posix_spawnp(&pid, arguments[0], &actions, &attributes, argv, environ)
+        guard status == 0 else {
+            throw TmuxError(
+                description: "cannot start \(arguments[0]): \(String(cString: strerror(status)))")
+        }
+        var exitStatus: Int32 = 0
+        while waitpid(pid, &exitStatus, 0) == -1 && errno == EINTR {}
         let data = FileManager.default.contents(atPath: path) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }
@@ -93,4 +125,8 @@ final class Tmux {
     func waitFor(text: String, timeout: Double = 20) throws -> [String] {
         try waitFor(timeout: timeout) { $0.contains { $0.contains(text) } }
     }
+}
+
+struct TmuxError: Error, CustomStringConvertible {
+    var description: String
 }

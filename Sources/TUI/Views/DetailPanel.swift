@@ -23,9 +23,68 @@ public struct DetailPanel {
             return
         }
         let layer = snapshot.layers[index]
-        buffer.drawBox(rect, title: "selected: \(layer.name)", style: Theme.border)
+        let viewName: String
+        switch state.detailView {
+        case .statistics: viewName = "statistics"
+        case .featureMap: viewName = "feature map"
+        case .input: viewName = "input image"
+        }
+        buffer.drawBox(
+            rect, title: "selected: \(layer.name) · \(viewName) (Tab)", style: Theme.border)
         let inside = rect.inset(by: 1)
         guard !inside.isEmpty else { return }
+        switch state.detailView {
+        case .statistics:
+            drawStatistics(layer: layer, index: index, inside: inside, on: &buffer)
+        case .featureMap:
+            let map =
+                snapshot.featureMaps.indices.contains(index) ? snapshot.featureMaps[index] : nil
+            drawHeatMap(map, of: layer.name, inside: inside, on: &buffer)
+        case .input:
+            drawHeatMap(snapshot.inputMap, of: "input", inside: inside, on: &buffer)
+        }
+    }
+
+    /// Draws one channel of one sample as a heat map, with its size, channel, sample and
+    /// value range on the first row and the keys that change them.
+    private func drawHeatMap(
+        _ map: FeatureMap?, of name: String, inside: Rect, on buffer: inout CellBuffer
+    ) {
+        buffer.withClip(inside) { buffer in
+            let x = inside.x + 1
+            guard let map else {
+                buffer.put(
+                    "\(name): not computed yet in this iteration (press n or f)", x: x,
+                    y: inside.y, style: Theme.note)
+                return
+            }
+            let heatMap = HeatMap(map: map, colorCount: state.colorCount)
+            let (low, high) = heatMap.range
+            let channels = channelCount(name: name, map: map)
+            let header =
+                "\(map.height)×\(map.width)  channel \(map.channel + 1)/\(channels)  "
+                + "sample \(map.sample + 1)/\(snapshot.batchSize)  "
+                + "min \(Format.statistic(Double(low)))  max \(Format.statistic(Double(high)))"
+            buffer.put(header, x: x, y: inside.y)
+            let area = Rect(
+                x: x, y: inside.y + 1, width: inside.width - 2, height: inside.height - 2)
+            heatMap.draw(in: area, on: &buffer)
+            buffer.put(
+                "[ ] channel  { } sample  dark = low, bright = high", x: x, y: inside.maxY - 1,
+                style: Theme.note)
+        }
+    }
+
+    private func channelCount(name: String, map: FeatureMap) -> Int {
+        if map.layer >= 0, snapshot.layers.indices.contains(map.layer) {
+            return snapshot.layers[map.layer].outputShape.first ?? 1
+        }
+        return snapshot.inputShape.first ?? 1
+    }
+
+    private func drawStatistics(
+        layer: LayerInfo, index: Int, inside: Rect, on buffer: inout CellBuffer
+    ) {
         buffer.withClip(inside) { buffer in
             let x = inside.x + 1
             var y = inside.y
@@ -35,7 +94,7 @@ public struct DetailPanel {
             let stats =
                 snapshot.activations.indices.contains(index) ? snapshot.activations[index] : nil
             let flow = snapshot.gradients.indices.contains(index) ? snapshot.gradients[index] : nil
-            buffer.put(gradientText(flow, skipEnabled: layer.skipEnabled), x: x, y: inside.maxY - 1)
+            buffer.put(gradientText(flow), x: x, y: inside.maxY - 1)
             guard let stats else {
                 buffer.put(
                     "output: not computed yet in this iteration", x: x, y: y, style: Theme.note)
@@ -74,11 +133,12 @@ public struct DetailPanel {
         return parts.joined(separator: " · ")
     }
 
-    private func gradientText(_ flow: GradientFlow?, skipEnabled: Bool) -> String {
+    private func gradientText(_ flow: GradientFlow?) -> String {
         guard let flow else { return "gradient: not reached by the backward pass yet" }
-        let skip = skipEnabled ? Format.scientific(flow.skip) : "off"
+        let skip = flow.skipActive ? Format.scientific(flow.skip) : "off"
         return "grad  input \(Format.scientific(flow.input))  skip \(skip)  residual "
             + "\(Format.scientific(flow.residual))  cos \(String(format: "%.2f", flow.cosine))"
             + "  weights \(Format.scientific(flow.weight))"
+            + "  update/weights \(flow.updateRatio.map(Format.scientific) ?? "–")"
     }
 }

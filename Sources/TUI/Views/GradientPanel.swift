@@ -14,6 +14,27 @@ public struct GradientPanel {
         self.snapshot = snapshot
     }
 
+    /// A second set of gradients to show beside the current ones: compare mode's model B,
+    /// or else the what-if recomputation. Returns the panel title, the two row labels and
+    /// the other gradients.
+    var pairing: (title: String, labels: (String, String), other: [GradientFlow?])? {
+        if let comparison = snapshot.comparison {
+            return (
+                "gradient at block input: A vs B (\(comparison.label))", ("A", "B"),
+                comparison.gradients
+            )
+        }
+        if let whatIf = snapshot.whatIf, snapshot.layers.indices.contains(whatIf.layer) {
+            let name = snapshot.layers[whatIf.layer].name
+            let state = whatIf.skipEnabled ? "on" : "off"
+            return (
+                "gradient at block input: now vs x = \(name) skip \(state)", ("now", "x"),
+                whatIf.gradients
+            )
+        }
+        return nil
+    }
+
     /// Block indices, deepest first.
     public var blocks: [Int] {
         snapshot.layers.indices.filter { snapshot.layers[$0].kind == .block }.reversed()
@@ -27,15 +48,23 @@ public struct GradientPanel {
     public var scale: LogScale? {
         var norms: [Double] = []
         for block in blocks {
+            if let pairing {
+                if let flow = gradient(of: block) { norms.append(flow.input) }
+                if pairing.other.indices.contains(block), let other = pairing.other[block] {
+                    norms.append(other.input)
+                }
+                continue
+            }
             guard let flow = gradient(of: block) else { continue }
             norms.append(flow.residual)
-            if snapshot.layers[block].skipEnabled { norms.append(flow.skip) }
+            if flow.skipActive { norms.append(flow.skip) }
         }
         return LogScale(values: norms)
     }
 
     public func draw(in rect: Rect, on buffer: inout CellBuffer) {
-        buffer.drawBox(rect, title: "gradient flow: skip vs residual", style: Theme.border)
+        let title = pairing?.title ?? "gradient flow: skip vs residual"
+        buffer.drawBox(rect, title: title, style: Theme.border)
         let inside = rect.inset(by: 1)
         guard !inside.isEmpty else { return }
         let blocks = self.blocks
@@ -87,10 +116,17 @@ public struct GradientPanel {
         snapshot.gradients.indices.contains(layer) ? snapshot.gradients[layer] : nil
     }
 
+    /// Columns for "  ∇W 1.2e-03" beside the bars.
+    static let weightColumnWidth = 13
+
     /// Width of one bar in a row of `width` columns: the name, and per bar a 5-column label
     /// and an 8-column number. It is 0, leaving only the numbers, when the row is too narrow.
     private func barWidth(rowsPerBlock: Int, nameWidth: Int, width: Int) -> Int {
         let paths = rowsPerBlock == 2 ? 1 : 2
+        let width =
+            rowsPerBlock == 2 && pairing == nil
+                && width - nameWidth - 13 >= 10 + Self.weightColumnWidth
+            ? width - Self.weightColumnWidth : width
         return max(0, (width - nameWidth - paths * 13 - (paths - 1)) / paths)
     }
 
@@ -106,18 +142,34 @@ public struct GradientPanel {
 
         let barWidth = barWidth(rowsPerBlock: rowsPerBlock, nameWidth: nameWidth, width: rect.width)
         let start = rect.x + nameWidth
+        if let pairing {
+            let other = pairing.other.indices.contains(block) ? pairing.other[block] : nil
+            drawComparison(
+                gradient(of: block), other, labels: pairing.labels, rowsPerBlock: rowsPerBlock,
+                scale: scale, barWidth: barWidth, x: start, y: rect.y, on: &buffer)
+            return
+        }
         guard let flow = gradient(of: block) else {
             buffer.put("not reached yet", x: start, y: rect.y, style: Theme.note)
             return
         }
-        let skip: Double? = layer.skipEnabled ? flow.skip : nil
+        let skip: Double? = flow.skipActive ? flow.skip : nil
         if rowsPerBlock == 2 {
-            drawPath(
+            let end = drawPath(
                 "skip", norm: skip, scale: scale, barWidth: barWidth, x: start, y: rect.y,
                 style: Theme.skipPath, on: &buffer)
             drawPath(
                 "res", norm: flow.residual, scale: scale, barWidth: barWidth, x: start,
                 y: rect.y + 1, style: Theme.residualPath, on: &buffer)
+            // The weight-gradient norm and the update-to-weight ratio go to the right of the
+            // bars when the panel is wide enough.
+            if rect.maxX - end >= Self.weightColumnWidth {
+                buffer.put(
+                    "  ∇W " + Format.scientific(flow.weight), x: end, y: rect.y,
+                    style: Theme.note)
+                let ratio = flow.updateRatio.map(Format.scientific) ?? "–"
+                buffer.put(" Δ/W " + ratio, x: end, y: rect.y + 1, style: Theme.note)
+            }
         } else {
             let end = drawPath(
                 "skip", norm: skip, scale: scale, barWidth: barWidth, x: start,
@@ -125,6 +177,30 @@ public struct GradientPanel {
             drawPath(
                 "res", norm: flow.residual, scale: scale, barWidth: barWidth, x: end + 1,
                 y: rect.y, style: Theme.residualPath, on: &buffer)
+        }
+    }
+
+    /// Draws two input-gradient norms of a block (A and B in compare mode, now and what-if)
+    /// with their labels, on two rows or side by side on one.
+    private func drawComparison(
+        _ flow: GradientFlow?, _ other: GradientFlow?, labels: (String, String),
+        rowsPerBlock: Int, scale: LogScale?, barWidth: Int, x: Int, y: Int,
+        on buffer: inout CellBuffer
+    ) {
+        var column = x
+        for (index, entry) in [(labels.0, flow), (labels.1, other)].enumerated() {
+            let row = rowsPerBlock == 2 ? y + index : y
+            if rowsPerBlock == 2 { column = x }
+            guard let value = entry.1 else {
+                buffer.put(entry.0 + "    not reached yet", x: column, y: row, style: Theme.note)
+                column += 5 + barWidth + 8 + 1
+                continue
+            }
+            column =
+                drawPath(
+                    entry.0, norm: value.input, scale: scale, barWidth: barWidth, x: column,
+                    y: row, style: index == 0 ? Theme.skipPath : Theme.residualPath, on: &buffer)
+                + 1
         }
     }
 

@@ -1,18 +1,49 @@
 /// The key bindings: a one-line summary for the bottom row and the full list for the help
 /// overlay, kept in one file so the two cannot disagree.
 public enum KeyHelp {
-    public static let hintBar =
-        " n/→ next  s step  space run  t skip  T all  j/k select  ? help  q quit"
+    /// The bottom row's key hints, most useful first. `? help` and `q quit` come last but
+    /// are kept when the row is too narrow for every hint.
+    public static let hints = [
+        "n/→ next", "s step", "f/b fwd/bwd", "space run", "t/T skip", "c compare", "+/- lr",
+        "Tab view",
+    ]
+    public static let essentialHints = ["? help", "q quit"]
+
+    /// The hint row for the full width.
+    public static var hintBar: String { hintBar(width: Int.max) }
+
+    /// Returns the hint row for a screen `width` columns wide: the essential hints always, and as
+    /// many of the others, in order, as fit before them.
+    public static func hintBar(width: Int) -> String {
+        let separator = "  "
+        let tail = essentialHints.joined(separator: separator)
+        var chosen: [String] = []
+        var used = 1 + tail.count
+        for hint in hints where used + hint.count + separator.count <= width {
+            chosen.append(hint)
+            used += hint.count + separator.count
+        }
+        return " " + (chosen + essentialHints).joined(separator: separator)
+    }
 
     /// Key and description, one binding per line.
     public static let bindings: [(keys: String, action: String)] = [
         ("n  →", "run the next phase (one layer forward or backward)"),
         ("s", "run the rest of the current iteration"),
+        ("f", "run the forward pass up to the loss"),
+        ("b", "run the backward pass down to the input"),
         ("space", "start or pause continuous training"),
         ("j  ↓", "select the next block"),
         ("k  ↑", "select the previous block"),
         ("t", "turn the selected block's skip connection on or off"),
         ("T", "turn every skip off, or every skip on if all are off"),
+        ("+  -", "double / halve the learning rate"),
+        ("r", "reset the weights from the seed"),
+        ("c", "compare: restart beside a copy with the skips flipped"),
+        ("x", "what-if: redo this iteration with the block's skip flipped"),
+        ("Tab", "switch the detail panel: statistics, map, input"),
+        ("[  ]", "previous / next channel of the feature map"),
+        ("{  }", "previous / next sample of the batch"),
         ("?  Esc", "close this help"),
         ("q", "quit"),
     ]
@@ -24,6 +55,10 @@ public enum KeyHelp {
         ("skip ● ○", "identity skip on / off"),
         ("proj ● ○", "1x1 projection skip on / off"),
         ("skip res", "gradient norm through the skip / residual path"),
+        ("cos", "cosine between the skip and the residual gradient"),
+        ("zero", "fraction of a layer's outputs that are exactly 0"),
+        ("acc", "accuracy on the current training batch"),
+        ("last now", "loss of the last finished / the running iteration"),
     ]
 }
 
@@ -33,43 +68,59 @@ public struct HintBar {
 
     public func draw(in rect: Rect, on buffer: inout CellBuffer) {
         buffer.fill(rect, style: Theme.bar)
-        buffer.put(KeyHelp.hintBar, x: rect.x, y: rect.y, style: Theme.bar, maxWidth: rect.width)
+        buffer.put(
+            KeyHelp.hintBar(width: rect.width), x: rect.x, y: rect.y, style: Theme.bar,
+            maxWidth: rect.width)
     }
 }
 
 /// A box in the middle of the screen that lists every key and the meaning of the glyphs.
 public struct HelpOverlay {
-    public init() {}
+    /// Rows scrolled past at the top, for screens too short to show every line.
+    public var scroll: Int
+
+    public init(scroll: Int = 0) {
+        self.scroll = scroll
+    }
 
     /// Rows the overlay needs: the border, the bindings, a blank row, the legend title and
     /// the legend.
     public static var preferredHeight: Int {
-        KeyHelp.bindings.count + KeyHelp.legend.count + 4
+        contentLines + 2
     }
 
     public func draw(in screen: Rect, on buffer: inout CellBuffer) {
-        let width = min(64, screen.width - 2)
+        let width = min(72, screen.width - 2)
         let height = min(Self.preferredHeight, screen.height - 2)
         let rect = Rect(
             x: screen.x + (screen.width - width) / 2, y: screen.y + (screen.height - height) / 2,
             width: width, height: height)
         buffer.drawBox(rect, title: "keys (? or Esc closes)", style: Theme.selectedRow)
         let inside = rect.inset(by: 1)
+        var rows: [(label: String, text: String, labelWidth: Int)] = []
+        for binding in KeyHelp.bindings {
+            rows.append((binding.keys, binding.action, 8))
+        }
+        rows.append(("", "", 0))
+        for entry in KeyHelp.legend {
+            rows.append((entry.glyph, entry.meaning, 10))
+        }
+        let maximumScroll = max(0, rows.count - inside.height)
+        let first = min(max(scroll, 0), maximumScroll)
         buffer.withClip(inside) { buffer in
-            var y = inside.y
-            for binding in KeyHelp.bindings {
+            for (offset, row) in rows.dropFirst(first).prefix(inside.height).enumerated() {
+                let y = inside.y + offset
                 buffer.put(
-                    padRight(binding.keys, to: 8), x: inside.x + 1, y: y, style: Theme.selectedRow)
-                buffer.put(binding.action, x: inside.x + 9, y: y)
-                y += 1
-            }
-            y += 1
-            for entry in KeyHelp.legend {
-                buffer.put(
-                    padRight(entry.glyph, to: 10), x: inside.x + 1, y: y, style: Theme.selectedRow)
-                buffer.put(entry.meaning, x: inside.x + 11, y: y)
-                y += 1
+                    padRight(row.label, to: row.labelWidth), x: inside.x + 1, y: y,
+                    style: Theme.selectedRow)
+                buffer.put(row.text, x: inside.x + 1 + row.labelWidth + 1, y: y)
             }
         }
+        buffer.drawScrollHint(
+            hiddenAbove: first, hiddenBelow: rows.count - first - min(inside.height, rows.count),
+            box: rect)
     }
+
+    /// Lines of the overlay's content: bindings, a blank line and the legend.
+    public static var contentLines: Int { KeyHelp.bindings.count + 1 + KeyHelp.legend.count }
 }

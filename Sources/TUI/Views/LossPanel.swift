@@ -5,9 +5,11 @@ import Training
 /// accuracy above it and the loss of the iteration in progress once its loss phase has run.
 public struct LossPanel {
     public var snapshot: SessionSnapshot
+    public var chartStyle: ChartStyle
 
-    public init(snapshot: SessionSnapshot) {
+    public init(snapshot: SessionSnapshot, chartStyle: ChartStyle = .braille) {
         self.snapshot = snapshot
+        self.chartStyle = chartStyle
     }
 
     public func draw(in rect: Rect, on buffer: inout CellBuffer) {
@@ -22,7 +24,34 @@ public struct LossPanel {
         }
     }
 
+    /// Returns an exponential moving average whose span grows with the history (about a twentieth
+    /// of it, at least 1 step), so the curve stays readable from 10 to 10,000 steps. A
+    /// non-finite value is passed through and restarts the average after it.
+    public static func smoothed(_ values: [Double]) -> [Double] {
+        let span = max(1.0, Double(values.count) / 20)
+        let alpha = 2 / (span + 1)
+        var average: Double?
+        return values.map { value in
+            guard value.isFinite else {
+                average = nil
+                return value
+            }
+            let next = average.map { $0 + alpha * (value - $0) } ?? value
+            average = next
+            return next
+        }
+    }
+
     private func drawSummary(rect: Rect, on buffer: inout CellBuffer) {
+        if let comparison = snapshot.comparison {
+            func summary(_ history: [StepRecord]) -> String {
+                guard let latest = history.last else { return "–" }
+                return "\(Format.statistic(latest.loss)) (\(Format.percent(latest.accuracy)))"
+            }
+            let text = "A ─ \(summary(snapshot.history))  B ┄ \(summary(comparison.history))"
+            buffer.put(text, x: rect.x, y: rect.y, style: Theme.selectedRow)
+            return
+        }
         var text: String
         if let latest = snapshot.history.last {
             text = "last \(Format.statistic(latest.loss))  acc \(Format.percent(latest.accuracy))"
@@ -37,7 +66,8 @@ public struct LossPanel {
 
     private func drawChart(rect: Rect, on buffer: inout CellBuffer) {
         let history = snapshot.history
-        let finite = history.map(\.loss).filter(\.isFinite)
+        let otherHistory = snapshot.comparison?.history ?? []
+        let finite = (history + otherHistory).map(\.loss).filter(\.isFinite)
         guard var low = finite.min(), var high = finite.max(), rect.height > 0 else {
             if rect.height > 0 {
                 buffer.put("press s to run an iteration", x: rect.x, y: rect.y, style: Theme.note)
@@ -62,20 +92,87 @@ public struct LossPanel {
             x: rect.x + labelWidth, y: rect.y, width: rect.width - labelWidth,
             height: rect.height)
         guard !plot.isEmpty else { return }
-        let chart = BrailleChart.lines(
-            values: history.map(\.loss), width: plot.width, height: plot.height, low: low,
-            high: high)
+        let comparing = snapshot.comparison != nil
+        // Alone, the raw loss is dotted under its smoothed curve. In compare mode, A's and
+        // B's smoothed curves are solid and dotted, and the raw values are left out.
+        var cells = LineChart.cells(
+            values: Self.smoothed(history.map(\.loss)), width: plot.width,
+            height: plot.height, low: low, high: high, style: chartStyle)
+        if !comparing && history.count > 2 {
+            let raw = LineChart.cells(
+                values: history.map(\.loss), width: plot.width, height: plot.height, low: low,
+                high: high, style: chartStyle, dotted: true)
+            for row in cells.indices {
+                for column in cells[row].indices { cells[row][column] |= raw[row][column] }
+            }
+        }
+        if comparing, !otherHistory.isEmpty {
+            // Both series span the full width. Lockstep gives them the same iterations
+            // unless one diverged, which skips its record.
+            let other = LineChart.cells(
+                values: Self.smoothed(otherHistory.map(\.loss)), width: plot.width,
+                height: plot.height,
+                low: low, high: high, style: chartStyle, dotted: true)
+            for row in cells.indices {
+                for column in cells[row].indices { cells[row][column] |= other[row][column] }
+            }
+        }
+        let chart = LineChart.render(cells, style: chartStyle)
         for (row, line) in chart.enumerated() {
             buffer.put(line, x: plot.x, y: plot.y + row, style: Theme.chart)
         }
 
         // The x axis under the chart: the first and last iteration in the history.
         let axisY = rect.maxY
-        let first = "iter \(history[0].iteration)"
-        let last = "iter \(history[history.count - 1].iteration)"
+        let axisHistory = history.isEmpty ? otherHistory : history
+        guard let firstRecord = axisHistory.first, let lastRecord = axisHistory.last else {
+            return
+        }
+        let first = "iter \(firstRecord.iteration)"
+        let last = "iter \(lastRecord.iteration)"
         buffer.put(first, x: plot.x, y: axisY, style: Theme.note)
-        if history.count > 1 && plot.width >= first.count + last.count + 1 {
+        if axisHistory.count > 1 && plot.width >= first.count + last.count + 1 {
             buffer.putRightAligned(last, maxX: plot.maxX, y: axisY, style: Theme.note)
+        }
+    }
+}
+
+/// The character set of line charts: braille patterns (2x4 dots per cell), half blocks (1x2 per
+/// cell) for fonts without braille, or `*` characters for terminals without Unicode.
+public enum ChartStyle: String, Sendable, CaseIterable {
+    case braille
+    case block
+    case ascii
+
+    /// Dot columns and dot rows in one character cell.
+    var dotsPerCell: (columns: Int, rows: Int) {
+        switch self {
+        case .braille: return (2, 4)
+        case .block: return (1, 2)
+        case .ascii: return (1, 1)
+        }
+    }
+
+    /// Returns the character for a cell whose dots are set in `bits`, numbered as `dotBit`
+    /// numbers them.
+    func glyph(bits: UInt32) -> Unicode.Scalar {
+        switch self {
+        case .braille:
+            return Unicode.Scalar(0x2800 + bits)!
+        case .block:
+            return ([" ", "▀", "▄", "█"] as [Unicode.Scalar])[Int(bits)]
+        case .ascii:
+            return bits == 0 ? " " : "*"
+        }
+    }
+
+    /// Returns the bit of the dot in column `x` and row `y` (top down) of a cell. For braille
+    /// these are the bits of the Unicode braille block (U+2800 + bits). For blocks, bit 0 is
+    /// the upper half and bit 1 the lower.
+    func dotBit(x: Int, y: Int) -> UInt32 {
+        switch self {
+        case .braille: return BrailleChart.dotBits[x][y]
+        case .block, .ascii: return UInt32(1) << y
         }
     }
 }
@@ -86,35 +183,72 @@ public enum BrailleChart {
     /// cell, in the order of the Unicode braille block (U+2800 + bits).
     static let dotBits: [[UInt32]] = [[0x01, 0x02, 0x04, 0x40], [0x08, 0x10, 0x20, 0x80]]
 
-    /// `values` as `height` strings of `width` braille cells, `low` at the bottom dot row and
-    /// `high` at the top, joined by straight segments across the full width. With more values
-    /// than dot columns, each column shows the mean of a run of consecutive values. A
-    /// non-finite value (a diverged loss) leaves a gap.
+    /// `values` as `height` strings of `width` braille cells; see `LineChart.lines`.
     public static func lines(
         values: [Double], width: Int, height: Int, low: Double, high: Double
     ) -> [String] {
+        LineChart.lines(
+            values: values, width: width, height: height, low: low, high: high, style: .braille)
+    }
+
+    static func columnValues(_ values: [Double], columns: Int) -> [Double?] {
+        LineChart.columnValues(values, columns: columns)
+    }
+}
+
+/// Line charts in any `ChartStyle`.
+public enum LineChart {
+    /// `values` as `height` strings of `width` cells, `low` at the bottom dot row and `high`
+    /// at the top, joined by straight segments across the full width. With more values than
+    /// dot columns, each column shows the mean of a run of consecutive values. A non-finite
+    /// value (a diverged loss) leaves a gap.
+    public static func lines(
+        values: [Double], width: Int, height: Int, low: Double, high: Double,
+        style: ChartStyle
+    ) -> [String] {
+        render(
+            cells(values: values, width: width, height: height, low: low, high: high, style: style),
+            style: style)
+    }
+
+    /// Turns dot bits from `cells` (one array per row) into text.
+    public static func render(_ cells: [[UInt32]], style: ChartStyle) -> [String] {
+        cells.map { row in
+            String(String.UnicodeScalarView(row.map { style.glyph(bits: $0) }))
+        }
+    }
+
+    /// The dots of the chart that `lines` draws, one bit set per dot, so two charts can be
+    /// merged with `|`. A `dotted` line sets only every other dot column, which sets it
+    /// apart from a solid one without colour.
+    public static func cells(
+        values: [Double], width: Int, height: Int, low: Double, high: Double,
+        style: ChartStyle, dotted: Bool = false
+    ) -> [[UInt32]] {
         guard width > 0, height > 0 else { return [] }
-        let dotRows = height * 4
+        let (dotsAcross, dotsDown) = style.dotsPerCell
+        let dotRows = height * dotsDown
         var cells = Array(repeating: Array(repeating: UInt32(0), count: width), count: height)
 
         var previousRow: Int?
-        for (column, value) in columnValues(values, columns: width * 2).enumerated() {
+        let columns = columnValues(values, columns: width * dotsAcross)
+        for (column, value) in columns.enumerated() {
             guard let value else {
                 previousRow = nil
                 continue
             }
+            if dotted && column % 2 == 1 { continue }
             let fraction = high > low ? (value - low) / (high - low) : 0.5
             let row = Int(((1 - min(max(fraction, 0), 1)) * Double(dotRows - 1)).rounded())
             // A vertical run of dots from the previous column's row keeps steep parts of the
             // line connected.
             for dotRow in min(row, previousRow ?? row)...max(row, previousRow ?? row) {
-                cells[dotRow / 4][column / 2] |= dotBits[column % 2][dotRow % 4]
+                cells[dotRow / dotsDown][column / dotsAcross] |= style.dotBit(
+                    x: column % dotsAcross, y: dotRow % dotsDown)
             }
-            previousRow = row
+            previousRow = dotted ? nil : row
         }
-        return cells.map { row in
-            String(String.UnicodeScalarView(row.map { Unicode.Scalar(0x2800 + $0)! }))
-        }
+        return cells
     }
 
     /// Returns one value per dot column, nil where nothing is drawn. More values than columns

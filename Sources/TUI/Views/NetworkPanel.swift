@@ -47,6 +47,17 @@ public struct NetworkPanel {
             hiddenAbove: first, hiddenBelow: snapshot.layers.count - last, box: rect)
     }
 
+    /// Returns the layer drawn at screen row `y` when the panel fills `rect`, or nil for the border,
+    /// the header and empty rows.
+    public func layer(atRow y: Int, in rect: Rect) -> Int? {
+        let inside = rect.inset(by: 1)
+        let visibleRows = inside.height - 1
+        let row = y - (inside.y + 1)
+        guard row >= 0, row < visibleRows else { return nil }
+        let layer = firstVisibleLayer(visibleRows: visibleRows) + row
+        return snapshot.layers.indices.contains(layer) ? layer : nil
+    }
+
     /// Index of the first layer shown, chosen so that the stepper marker and the selection are
     /// both visible when they fit together, and the stepper marker alone otherwise.
     public func firstVisibleLayer(visibleRows: Int) -> Int {

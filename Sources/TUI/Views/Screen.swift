@@ -94,23 +94,52 @@ public enum Screen {
             DetailPanel(snapshot: snapshot, state: state).draw(in: detail, on: &buffer)
         }
         GradientPanel(snapshot: snapshot).draw(in: layout.gradients, on: &buffer)
-        LossPanel(snapshot: snapshot).draw(in: layout.loss, on: &buffer)
+        LossPanel(snapshot: snapshot, chartStyle: state.chartStyle).draw(
+            in: layout.loss, on: &buffer)
         HintBar().draw(in: layout.hints, on: &buffer)
         if state.helpVisible {
-            HelpOverlay().draw(in: buffer.bounds, on: &buffer)
+            HelpOverlay(scroll: state.helpScroll).draw(in: buffer.bounds, on: &buffer)
         }
     }
 
     /// Draws a centred message with the current and the required terminal size.
+    /// The message is wrapped to the screen's width; a screen too small even for that gets
+    /// the two sizes alone.
     static func drawTooSmall(into buffer: inout CellBuffer) {
-        let lines = [
-            "Terminal too small: \(buffer.width)×\(buffer.height)",
-            "resnet-tui needs at least \(minimumWidth)×\(minimumHeight)",
-        ]
-        let top = (buffer.height - lines.count) / 2
+        let sentence =
+            "Terminal too small: \(buffer.width)×\(buffer.height). resnet-tui needs at least "
+            + "\(minimumWidth)×\(minimumHeight). Enlarge the window, or press q to quit."
+        var lines = wrap(sentence, width: buffer.width)
+        if lines.count > buffer.height {
+            lines = wrap(
+                "\(buffer.width)×\(buffer.height) < \(minimumWidth)×\(minimumHeight) q quits",
+                width: buffer.width)
+        }
+        let top = max(0, (buffer.height - lines.count) / 2)
         for (offset, line) in lines.enumerated() {
             let x = max(0, (buffer.width - line.count) / 2)
             buffer.put(line, x: x, y: top + offset, style: Theme.warning)
         }
+    }
+
+    /// Splits `text` at spaces into lines of at most `width` characters; a word longer than
+    /// `width` is cut.
+    static func wrap(_ text: String, width: Int) -> [String] {
+        guard width > 0 else { return [] }
+        var lines: [String] = []
+        var current = ""
+        for word in text.split(separator: " ") {
+            let word = String(word.prefix(width))
+            if current.isEmpty {
+                current = word
+            } else if current.count + 1 + word.count <= width {
+                current += " " + word
+            } else {
+                lines.append(current)
+                current = word
+            }
+        }
+        if !current.isEmpty { lines.append(current) }
+        return lines
     }
 }

@@ -46,8 +46,10 @@ public struct StatusLine {
         let phaseText: String
         if let last = snapshot.lastPhase {
             phaseText = Format.phase(last, layers: snapshot.layers)
+        } else if snapshot.iteration > 0 {
+            phaseText = "weights updated, next: load batch"
         } else {
-            phaseText = "ready"
+            phaseText = "ready, next: load batch"
         }
         let speed =
             snapshot.stepMilliseconds > 0
@@ -56,7 +58,7 @@ public struct StatusLine {
                 snapshot.imagesPerSecond)
             : "– ms/step"
         var column = buffer.put(
-            " iter \(snapshot.iteration) · epoch \(snapshot.epoch) · phase "
+            " iter \(snapshot.iteration) done · epoch \(snapshot.epoch) · phase "
                 + "\(snapshot.nextPhase)/\(snapshot.phases.count) ",
             x: rect.x, y: row)
         column = buffer.put(phaseText, x: column, y: row, style: phaseStyle)

@@ -122,6 +122,14 @@ public final class ResNet: @unchecked Sendable {
 
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
 
+    /// The parameters of one layer in stepper order: the stem's, a block's (its projection
+    /// included), none for the pooling layer, and the classifier's.
+    public func parameters(ofLayer layer: Int) -> [Parameter] {
+        if layer == 0 { return stem.parameters }
+        if let index = blockIndex(ofLayer: layer) { return blocks[index].parameters }
+        return layer == layerCount - 1 ? [fcWeight, fcBias] : []
+    }
+
     /// Draws fresh weights as torchvision's ResNet does: Kaiming normal (fan_out, ReLU gain)
     /// for convolutions, batch norm weight 1 and bias 0, and PyTorch's default uniform
     /// initialisation for the classifier; with `zeroInitResidual` in the spec, each block's
@@ -228,15 +236,13 @@ public final class ResNet: @unchecked Sendable {
             block.backward(
                 gradOutput: gradient(intoOutputOf: layer), input: input(ofLayer: layer),
                 pool: pool)
-            let skip = block.gradSkip.norm()
-            let residual = block.gradResidual.norm()
-            var dot = 0.0
-            for i in 0..<block.gradSkip.count {
-                dot += Double(block.gradSkip[i]) * Double(block.gradResidual[i])
-            }
+            let skip = Reduction.norm(block.gradSkip, pool: pool)
+            let residual = Reduction.norm(block.gradResidual, pool: pool)
+            let dot = Reduction.dot(block.gradSkip, block.gradResidual, pool: pool)
             let cosine = skip > 0 && residual > 0 ? dot / (skip * residual) : 0
             return GradientFlow(
-                skip: skip, residual: residual, input: block.gradInput.norm(), cosine: cosine,
+                skip: skip, residual: residual,
+                input: Reduction.norm(block.gradInput, pool: pool), cosine: cosine,
                 weight: Self.norm(of: block.parameters))
         }
     }

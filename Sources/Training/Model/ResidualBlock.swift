@@ -18,12 +18,10 @@ public class ResidualBlock: @unchecked Sendable {
 
     /// relu(output of unit i), the input of unit i + 1, for every unit but the last.
     private let hidden: [Tensor]
-    /// F(x) + S(x), or F(x) with the skip off: the argument of the final ReLU.
-    private let preActivation: Tensor
     /// The block's output O [N, outChannels, outH, outW].
     public let output: Tensor
 
-    /// g = dL/dO * relu'(preActivation).
+    /// g = dL/dO * relu'(F(x) + S(x)), or relu'(F(x)) with the skip off.
     private let gradPreActivation: Tensor
     /// dL/d(hidden[i]) as unit i + 1's backward pass writes it.
     private let gradHidden: [Tensor]
@@ -71,7 +69,6 @@ public class ResidualBlock: @unchecked Sendable {
         gradHidden = convolutions.dropLast().map { Tensor(shape: $0.outputShape) }
         gradHiddenMasked = convolutions.dropLast().map { Tensor(shape: $0.outputShape) }
         let outShape = last.outputShape
-        preActivation = Tensor(shape: outShape)
         output = Tensor(shape: outShape)
         gradPreActivation = Tensor(shape: outShape)
         gradSkip = Tensor(shape: first.inputShape)
@@ -127,11 +124,10 @@ public class ResidualBlock: @unchecked Sendable {
                 downsample.forward(input: input, training: training, pool: pool)
                 shortcut = downsample.output
             }
-            Elementwise.add(output: preActivation, residual, shortcut, pool: pool)
+            Elementwise.addReLU(output: output, residual, shortcut, pool: pool)
         } else {
-            preActivation.copy(from: residual)
+            ReLU.forward(output: output, input: residual, pool: pool)
         }
-        ReLU.forward(output: output, input: preActivation, pool: pool)
     }
 
     /// Computes dL/dx split into its skip and residual parts, and every parameter gradient.

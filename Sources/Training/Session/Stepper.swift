@@ -31,6 +31,8 @@ public final class Stepper: @unchecked Sendable {
     public let pool: ThreadPool
     public var optimizer: OptimizerSettings
     public private(set) var snapshot: SessionSnapshot
+    /// Seed of the initial weights, which `resetWeights()` draws again.
+    public let seed: UInt64
 
     /// Skip states requested while an iteration was under way, by layer; they take effect
     /// at the next iteration boundary, so one iteration never mixes two networks.
@@ -40,8 +42,14 @@ public final class Stepper: @unchecked Sendable {
     private var iterationNanoseconds: UInt64 = 0
     private var correct = 0
 
-    public init(model: ResNet, data: BatchSource, pool: ThreadPool, optimizer: OptimizerSettings) {
+    /// Wraps a model whose weights were drawn from `seed`, so `resetWeights()` can draw the
+    /// same weights again.
+    public init(
+        model: ResNet, data: BatchSource, pool: ThreadPool, optimizer: OptimizerSettings,
+        seed: UInt64 = 0
+    ) {
         self.model = model
+        self.seed = seed
         self.data = data
         self.pool = pool
         self.optimizer = optimizer
@@ -52,17 +60,91 @@ public final class Stepper: @unchecked Sendable {
             modelName: model.config.name, datasetName: data.name, batchSize: model.batchSize,
             learningRate: optimizer.learningRate, threads: pool.threadCount,
             layers: model.layerInfos, phases: phases)
+        snapshot.inputShape = Array(model.images.shape.dropFirst())
     }
 
     public var atIterationBoundary: Bool { snapshot.nextPhase == 0 }
 
-    /// Runs the next phase and returns it.
+    /// The second model of compare mode, stepped in lockstep with this one.
+    public private(set) var twin: Stepper?
+
+    /// Runs the next phase and returns it. In compare mode the copy then runs the same
+    /// phase on the same batch.
     @discardableResult
     public func advance() -> Phase {
+        let index = snapshot.nextPhase
+        let phase = advanceOwnPhase()
+        guard let twin else { return phase }
+        if twin.snapshot.nextPhase == index {
+            twin.advanceOwnPhase()
+        }
+        // A diverged loss ends an iteration early on either side. The other side then drops
+        // the rest of its iteration too, so both start the next batch together.
+        if atIterationBoundary && !twin.atIterationBoundary {
+            twin.abandonIteration()
+        }
+        snapshot.comparison = twin.comparisonSnapshot()
+        return phase
+    }
+
+    /// Turns compare mode on or off. Turning it on restarts this model from its seed and
+    /// builds a copy with the same initial weights and every block's skip the opposite of
+    /// this model's, so both runs start from the same point.
+    public func setComparing(_ on: Bool) {
+        guard on else {
+            twin = nil
+            snapshot.comparison = nil
+            snapshot.message = "compare mode off"
+            return
+        }
+        resetWeights()
+        let copy = ResNet(config: model.config, batchSize: model.batchSize)
+        var generator = SeededGenerator(seed: seed)
+        copy.initialize(using: &generator)
+        let other = Stepper(
+            model: copy, data: MirroredBatchSource(of: model, name: data.name), pool: pool,
+            optimizer: optimizer, seed: seed)
+        let blocks = snapshot.layers.indices.filter { snapshot.layers[$0].kind == .block }
+        for layer in blocks {
+            other.setSkip(layer: layer, enabled: !snapshot.layers[layer].skipEnabled)
+        }
+        let allOn = blocks.allSatisfy { snapshot.layers[$0].skipEnabled }
+        let allOff = blocks.allSatisfy { !snapshot.layers[$0].skipEnabled }
+        if allOn {
+            other.label = "skips off"
+        } else if allOff {
+            other.label = "skips on"
+        } else {
+            other.label = "skips flipped"
+        }
+        twin = other
+        snapshot.comparison = other.comparisonSnapshot()
+        snapshot.message =
+            "compare mode: both models restarted from seed \(seed); B has \(other.label)"
+    }
+
+    /// Name of this model's skip setting when it is the copy in compare mode.
+    private var label = ""
+
+    private func comparisonSnapshot() -> ComparisonSnapshot {
+        ComparisonSnapshot(
+            skipEnabled: snapshot.layers.map(\.skipEnabled), gradients: snapshot.gradients,
+            history: snapshot.history, currentLoss: snapshot.currentLoss, label: label)
+    }
+
+    /// Drops the rest of the current iteration without updating the weights.
+    private func abandonIteration() {
+        snapshot.nextPhase = 0
+    }
+
+    @discardableResult
+    private func advanceOwnPhase() -> Phase {
         let phase = snapshot.phases[snapshot.nextPhase]
+        var abandonIteration = false
         let start = DispatchTime.now().uptimeNanoseconds
         defer {
-            if case .update = phase {} else {
+            if case .update = phase {
+            } else {
                 iterationNanoseconds += DispatchTime.now().uptimeNanoseconds - start
             }
         }
@@ -71,33 +153,162 @@ public final class Stepper: @unchecked Sendable {
             applyPendingSkips()
             iterationNanoseconds = 0
             snapshot.epoch = data.nextBatch(images: model.images, labels: &model.labels)
+            snapshot.inputMap = FeatureMap(
+                of: model.images, layer: -1, sample: snapshot.featureSample,
+                channel: snapshot.featureChannel)
+            snapshot.featureMaps = Array(repeating: nil, count: model.layerCount)
+            snapshot.whatIf = nil
             snapshot.activations = Array(repeating: nil, count: model.layerCount)
             snapshot.gradients = Array(repeating: nil, count: model.layerCount)
             snapshot.currentLoss = nil
         case .forward(let layer):
             model.forward(layer: layer, training: true, pool: pool)
             snapshot.activations[layer] = ActivationStats(of: model.output(ofLayer: layer))
+            snapshot.featureMaps[layer] = FeatureMap(
+                of: model.output(ofLayer: layer), layer: layer, sample: snapshot.featureSample,
+                channel: snapshot.featureChannel)
         case .loss:
             let result = model.loss()
             snapshot.currentLoss = result.loss
             correct = result.correct
             if !result.loss.isFinite {
+                // The backward pass and the update would spread NaN or Inf into every
+                // weight, so the iteration stops here and the weights stay as they were.
+                abandonIteration = true
                 snapshot.isRunning = false
+                snapshot.divergedAtStep = snapshot.iteration + 1
+                let value = result.loss.isNaN ? "NaN" : (result.loss > 0 ? "+Inf" : "-Inf")
                 snapshot.message =
-                    "loss is \(result.loss) at step \(snapshot.iteration + 1): "
-                    + "training paused; lower the learning rate or restart"
+                    "loss is \(value) in iteration \(snapshot.iteration + 1), training paused. "
+                    + "Press - to halve the learning rate or r to reset the weights."
             }
         case .backward(let layer):
-            snapshot.gradients[layer] = model.backward(layer: layer, pool: pool)
+            var flow = model.backward(layer: layer, pool: pool)
+            flow.skipActive = model.skipEnabled(layer: layer)
+            snapshot.gradients[layer] = flow
         case .update:
             model.update(
                 learningRate: Float(optimizer.learningRate), momentum: Float(optimizer.momentum),
                 weightDecay: Float(optimizer.weightDecay), pool: pool)
             iterationNanoseconds += DispatchTime.now().uptimeNanoseconds - start
+            recordUpdateRatios()
             finishRecord()
         }
-        snapshot.nextPhase = (snapshot.nextPhase + 1) % snapshot.phases.count
+        snapshot.nextPhase =
+            abandonIteration ? 0 : (snapshot.nextPhase + 1) % snapshot.phases.count
         return phase
+    }
+
+    /// Runs phases until the loss is computed, finishing the current iteration first when
+    /// its loss is already known.
+    public func runForward() {
+        while true {
+            let phase = advance()
+            if case .loss = phase { return }
+        }
+    }
+
+    /// Runs phases until the gradient reaches the network's input (the backward phase of
+    /// the first layer), so the update is the next phase. Stops early at a diverged loss.
+    public func runBackward() {
+        while true {
+            let phase = advance()
+            if case .backward(let layer) = phase, layer == 0 { return }
+            if atIterationBoundary, case .loss = phase { return }
+        }
+    }
+
+    /// Runs the current iteration's forward and backward passes again on the same batch with
+    /// the skip of the block at `layer` flipped, and stores the gradients it gives in
+    /// `snapshot.whatIf`. Only allowed once the backward pass has reached the input and
+    /// before the update. Parameter gradients, batch-norm running statistics and the skip
+    /// setting are restored afterwards, so the update and every later iteration run exactly
+    /// as they would have without it.
+    public func whatIf(layer: Int) {
+        guard model.blockIndex(ofLayer: layer) != nil else { return }
+        guard case .update = snapshot.phases[snapshot.nextPhase] else {
+            snapshot.message = "x needs a finished backward pass: press b, then x"
+            return
+        }
+        let gradients = model.parameters.map { $0.gradient.clone() }
+        var floats: [(Tensor, Tensor)] = []
+        var counters: [(BatchNormState, Int64)] = []
+        for entry in model.stateEntries {
+            switch entry {
+            case .floats(_, let tensor): floats.append((tensor, tensor.clone()))
+            case .counter(_, let norm): counters.append((norm, norm.batchesTracked))
+            }
+        }
+        let original = model.skipEnabled(layer: layer)
+        model.setSkip(layer: layer, enabled: !original)
+        for index in 0..<model.layerCount {
+            model.forward(layer: index, training: true, pool: pool)
+        }
+        let loss = model.loss().loss
+        var flows = [GradientFlow?](repeating: nil, count: model.layerCount)
+        for index in (0..<model.layerCount).reversed() {
+            var flow = model.backward(layer: index, pool: pool)
+            flow.skipActive = model.skipEnabled(layer: index)
+            flows[index] = flow
+        }
+        model.setSkip(layer: layer, enabled: original)
+        for (parameter, saved) in zip(model.parameters, gradients) {
+            parameter.gradient.copy(from: saved)
+        }
+        for (tensor, saved) in floats { tensor.copy(from: saved) }
+        for (norm, count) in counters { norm.batchesTracked = count }
+        snapshot.whatIf = WhatIfSnapshot(
+            layer: layer, skipEnabled: !original, gradients: flows, loss: loss)
+        snapshot.message =
+            "what-if: \(snapshot.layers[layer].name) with its skip \(original ? "off" : "on") "
+            + "(this iteration only; the run goes on unchanged)"
+    }
+
+    /// Chooses the sample and channel of the feature maps, and takes them again from the
+    /// tensors of the current iteration, so the view changes without running a phase.
+    public func viewFeatureMap(sample: Int, channel: Int) {
+        snapshot.featureSample = min(max(sample, 0), model.batchSize - 1)
+        snapshot.featureChannel = max(channel, 0)
+        if snapshot.inputMap != nil {
+            snapshot.inputMap = FeatureMap(
+                of: model.images, layer: -1, sample: snapshot.featureSample,
+                channel: snapshot.featureChannel)
+        }
+        for layer in snapshot.featureMaps.indices where snapshot.featureMaps[layer] != nil {
+            snapshot.featureMaps[layer] = FeatureMap(
+                of: model.output(ofLayer: layer), layer: layer, sample: snapshot.featureSample,
+                channel: snapshot.featureChannel)
+        }
+    }
+
+    /// Multiplies the learning rate by `factor`, keeping it within 1e-6...10.
+    public func scaleLearningRate(by factor: Double) {
+        twin?.scaleLearningRate(by: factor)
+        optimizer.learningRate = min(10, max(1e-6, optimizer.learningRate * factor))
+        snapshot.learningRate = optimizer.learningRate
+        snapshot.message = nil
+    }
+
+    /// Draws the initial weights again from the seed, clears the optimizer's momentum, the
+    /// batch-norm running statistics and the loss history, and starts a new iteration. The
+    /// data order and the skip settings stay as they are.
+    public func resetWeights() {
+        twin?.resetWeights()
+        var generator = SeededGenerator(seed: seed)
+        model.initialize(using: &generator)
+        applyPendingSkips()
+        snapshot.nextPhase = 0
+        snapshot.iteration = 0
+        snapshot.history.removeAll()
+        snapshot.activations = Array(repeating: nil, count: model.layerCount)
+        snapshot.gradients = Array(repeating: nil, count: model.layerCount)
+        snapshot.featureMaps = Array(repeating: nil, count: model.layerCount)
+        snapshot.inputMap = nil
+        snapshot.currentLoss = nil
+        snapshot.divergedAtStep = nil
+        snapshot.isRunning = false
+        snapshot.message = "weights reset from seed \(seed)"
+        snapshot.comparison = twin?.comparisonSnapshot()
     }
 
     /// Runs phases up to and including the update of the current iteration.
@@ -116,7 +327,12 @@ public final class Stepper: @unchecked Sendable {
         guard model.blockIndex(ofLayer: layer) != nil else { return }
         pendingSkips[layer] = enabled
         snapshot.layers[layer].skipEnabled = enabled
-        if atIterationBoundary { applyPendingSkips() }
+        if atIterationBoundary {
+            applyPendingSkips()
+        } else {
+            snapshot.message =
+                "skip changes apply when the next iteration starts; this one keeps its network"
+        }
     }
 
     public func toggleSkip(layer: Int) {
@@ -137,6 +353,37 @@ public final class Stepper: @unchecked Sendable {
         pendingSkips.removeAll()
     }
 
+    /// Stores ||step|| / ||W|| per layer in the layer's gradient entry, after the update.
+    /// The step is rebuilt from what SGD used, so no copy of the weights is needed: with
+    /// momentum it is lr * buffer; without, W_old = (W + lr * g) / (1 - lr * wd) and the
+    /// step is W_old - W.
+    private func recordUpdateRatios() {
+        let rate = optimizer.learningRate
+        let decay = optimizer.weightDecay
+        for layer in 0..<model.layerCount {
+            let parameters = model.parameters(ofLayer: layer)
+            guard !parameters.isEmpty, snapshot.gradients[layer] != nil else { continue }
+            var stepSquares = 0.0
+            var weightSquares = 0.0
+            for parameter in parameters {
+                for i in 0..<parameter.value.count {
+                    let now = Double(parameter.value[i])
+                    let step: Double
+                    if optimizer.momentum != 0 {
+                        step = rate * Double(parameter.momentumBuffer[i])
+                    } else {
+                        let old = (now + rate * Double(parameter.gradient[i])) / (1 - rate * decay)
+                        step = old - now
+                    }
+                    stepSquares += step * step
+                    weightSquares += now * now
+                }
+            }
+            snapshot.gradients[layer]?.updateRatio =
+                weightSquares > 0 ? (stepSquares / weightSquares).squareRoot() : nil
+        }
+    }
+
     private func finishRecord() {
         let seconds = Double(iterationNanoseconds) / 1e9
         snapshot.iteration += 1
@@ -146,5 +393,23 @@ public final class Stepper: @unchecked Sendable {
             StepRecord(
                 iteration: snapshot.iteration, loss: snapshot.currentLoss ?? .nan,
                 accuracy: Double(correct) / Double(model.batchSize)))
+    }
+}
+
+/// Feeds compare mode's copy the batch that the first model loaded last, so both models see
+/// the same images in the same order.
+final class MirroredBatchSource: BatchSource, @unchecked Sendable {
+    let name: String
+    private let source: ResNet
+
+    init(of source: ResNet, name: String) {
+        self.source = source
+        self.name = name
+    }
+
+    func nextBatch(images: Tensor, labels: inout [Int32]) -> Int {
+        images.copy(from: source.images)
+        labels = source.labels
+        return 0
     }
 }

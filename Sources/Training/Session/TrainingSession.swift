@@ -82,6 +82,24 @@ public final class TrainingSession: SessionControl, @unchecked Sendable {
             stepper.toggleSkip(layer: layer)
         case .toggleAllSkips:
             stepper.toggleAllSkips()
+        case .runForward:
+            stepper.setRunning(false)
+            stepper.runForward()
+        case .runBackward:
+            stepper.setRunning(false)
+            stepper.runBackward()
+        case .scaleLearningRate(let factor):
+            stepper.scaleLearningRate(by: factor)
+        case .resetWeights:
+            stepper.resetWeights()
+        case .whatIf(let layer):
+            stepper.setRunning(false)
+            stepper.whatIf(layer: layer)
+        case .toggleCompare:
+            stepper.setRunning(false)
+            stepper.setComparing(stepper.twin == nil)
+        case .viewFeatureMap(let sample, let channel):
+            stepper.viewFeatureMap(sample: sample, channel: channel)
         }
     }
 }
