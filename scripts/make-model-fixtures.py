@@ -4,7 +4,7 @@
 For each case this script builds the network in plain PyTorch (torchvision's module layout
 and state-dict names, without torchvision itself), draws weights from a fixed seed and then
 moves batch-norm weights, biases and running statistics away from their initial values, so
-the test sees every term. It writes two safetensors files to Tests/TrainingTests/Fixtures/
+the test exercises every term. It writes two safetensors files to Tests/TrainingTests/Fixtures/
 models/:
 
   CASE.checkpoint.safetensors  the initial state dict, as a checkpoint saved by PyTorch,
@@ -104,7 +104,8 @@ def load_safetensors(path):
         reference = reference_safetensors.load_file(str(path))
         assert reference.keys() == tensors.keys(), path
         for name, value in reference.items():
-            assert value.dtype == tensors[name].dtype and torch.equal(value, tensors[name]), name
+            assert value.dtype == tensors[name].dtype, name
+            assert torch.equal(value, tensors[name]), name
     return metadata, tensors
 
 
@@ -291,11 +292,11 @@ def metadata_for(name, width, batch_norm, skip_off, input_shape, classes, blocks
 
 # Small widths, inputs and batches keep the files to about 100-300 KB each.
 #
-# The bottleneck cases use 4 or 5 blocks (resnet50 with --blocks) rather than resnet50's 16:
-# with 16 bottleneck blocks at these sizes, PyTorch's own float32 gradients differ from its
-# float64 gradients by 1e-4 to 1e-1 of their largest magnitude (ReLU masks and small
-# batch-norm variances amplify rounding), so no float32 engine could match within 1e-4. At
-# 4 or 5 blocks that difference is 1e-5 to 4e-5 (measured over seeds 100-105).
+# The bottleneck cases use 4 or 5 blocks (resnet50 with --blocks) rather than resnet50's 16.
+# With 16 bottleneck blocks at these sizes, PyTorch's own float32 gradients differ from its
+# float64 gradients by 1e-4 to 1e-1 of their largest magnitude, because ReLU masks and small
+# batch-norm variances amplify rounding. So no float32 engine could match within 1e-4. At 4
+# or 5 blocks that difference is 1e-5 to 4e-5 (measured over seeds 100-105).
 CIFAR = dict(width=4, input_shape=[3, 12, 12], classes=10, batch=8, blocks=[3, 3, 3])
 BOTTLENECK = dict(width=4, input_shape=[3, 32, 32], classes=10, batch=8)
 CASES = [

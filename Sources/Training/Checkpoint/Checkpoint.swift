@@ -96,8 +96,8 @@ extension ResNetConfig {
 }
 
 extension ResNet {
-    /// The model's state dict under torchvision's names, with the model in the metadata.
-    /// `num_batches_tracked` is a 0-dim I64 as PyTorch stores it. The metadata records the
+    /// Returns the model's state dict under torchvision's names, with the model in the
+    /// metadata. `num_batches_tracked` is a 0-dim I64 as PyTorch stores it. The metadata records the
     /// skips as they are now, after any toggles, so loading restores the same network.
     public func checkpoint() -> SafetensorsFile {
         let tensors = stateEntries.map { entry in

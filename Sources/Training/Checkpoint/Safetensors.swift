@@ -147,7 +147,7 @@ public struct SafetensorsError: Error, Equatable, CustomStringConvertible {
 }
 
 extension SafetensorsFile {
-    /// The longest header that safetensors 0.8.0 accepts, in bytes.
+    /// The maximum header length that safetensors 0.8.0 accepts, in bytes.
     static let maxHeaderLength: UInt64 = 100_000_000
 
     /// Reads and validates the file at `path`.

@@ -11,7 +11,7 @@ public struct SummaryRow: Sendable, Equatable {
     public var outputShape: [Int]
     /// Kernel, stride and padding, such as `3x3 s2 p1`, or empty.
     public var geometry: String
-    /// How the parameter count is made up, such as `64*3*7*7` or `2*64`, or empty.
+    /// The parameter count as a product or sum, such as `64*3*7*7` or `2*64`, or empty.
     public var formula: String
     public var parameterCount: Int
     /// A block row sums the rows that follow it and is left out of the totals.
