@@ -1,0 +1,89 @@
+import Foundation
+import Testing
+
+/// Presses every key the help overlay lists, in the real binary inside tmux, and checks
+/// the screen for what each key's help line promises.
+@Suite(.serialized)
+struct KeyTourTests {
+    /// Sends `keys` and waits until the screen contains `text`; records a failure naming the
+    /// key and showing the screen when it never does.
+    static func press(
+        _ tmux: Tmux, _ keys: [String], expect text: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
+        try tmux.run(["send-keys", "-t", "main"] + keys)
+        let screen = try tmux.waitFor(text: text)
+        #expect(
+            screen.contains { $0.contains(text) },
+            "after \(keys.joined(separator: " ")): no '\(text)'\n\(screen.joined(separator: "\n"))",
+            sourceLocation: sourceLocation)
+    }
+
+    @Test func everyHelpKeyActs() throws {
+        let tmux = try Tmux(width: 150, height: 50)
+        try tmux.type("\(Tmux.binary) --model resnet8 --threads 2; echo \"EXIT=$?\"")
+        _ = try tmux.waitFor(text: "network")
+
+        // resnet8 has 6 layers: 1 load + 6 forward + loss + 6 backward + update = 15 phases.
+        try Self.press(tmux, ["f"], expect: "phase 8/15 loss")
+        try Self.press(tmux, ["b"], expect: "phase 14/15 ◀ bwd stem")
+        try Self.press(tmux, ["x"], expect: "now vs x = layer1.0 skip off")
+        try Self.press(tmux, ["s"], expect: "iter 1 done")
+        try Self.press(tmux, ["Right"], expect: "phase 1/15 load batch")
+        try Self.press(tmux, ["n"], expect: "▶ fwd stem")
+        try Self.press(tmux, ["+"], expect: "lr 0.1 ")
+        try Self.press(tmux, ["-", "-"], expect: "lr 0.025")
+        try Self.press(tmux, ["j"], expect: "▸ layer2.0")
+        try Self.press(tmux, ["Down"], expect: "▸ layer3.0")
+        try Self.press(tmux, ["k"], expect: "▸ layer2.0")
+        try Self.press(tmux, ["Up"], expect: "▸ layer1.0")
+        try Self.press(tmux, ["t"], expect: "skip changes apply when the next iteration starts")
+        try Self.press(tmux, ["T"], expect: "proj ○")
+        // The heat maps need the selected block's output of this iteration.
+        try Self.press(tmux, ["f"], expect: "phase 8/15 loss")
+        try Self.press(tmux, ["Tab"], expect: "feature map (Tab)")
+        try Self.press(tmux, ["]"], expect: "channel 2/16")
+        try Self.press(tmux, ["["], expect: "channel 1/16")
+        try Self.press(tmux, ["}"], expect: "sample 2/32")
+        try Self.press(tmux, ["{"], expect: "sample 1/32")
+        try Self.press(tmux, ["Tab"], expect: "input image (Tab)")
+        try Self.press(tmux, ["Tab"], expect: "statistics (Tab)")
+        try Self.press(tmux, ["c"], expect: "A vs B")
+        try Self.press(tmux, ["s"], expect: "A ─ ")
+        try Self.press(tmux, ["c"], expect: "compare mode off")
+        try Self.press(tmux, ["r"], expect: "weights reset from seed 0")
+        try Self.press(tmux, ["Space"], expect: "RUNNING")
+        try Self.press(tmux, ["Space"], expect: "PAUSED")
+        try Self.press(tmux, ["?"], expect: "keys (? or Esc closes)")
+        try tmux.keys("Escape")
+        let closed = try tmux.waitFor { !$0.contains { $0.contains("keys (? or Esc closes)") } }
+        #expect(!closed.contains { $0.contains("keys (? or Esc closes)") }, "Esc left help open")
+        try tmux.keys("q")
+        let screen = try tmux.waitFor {
+            $0.contains { $0.range(of: "EXIT=[0-9]", options: .regularExpression) != nil }
+        }
+        #expect(screen.contains { $0.contains("EXIT=0") }, "\(screen.joined(separator: "\n"))")
+    }
+
+    @Test func resizeThroughSizesAndBack() throws {
+        let tmux = try Tmux(width: 160, height: 50)
+        try tmux.type("\(Tmux.binary) --model resnet8 --threads 2; echo \"EXIT=$?\"")
+        _ = try tmux.waitFor(text: "network")
+        for (width, height, text) in [
+            (80, 24, "network"), (40, 12, "too small"), (160, 50, "network"),
+        ] {
+            try tmux.resize(width: width, height: height)
+            let screen = try tmux.waitFor(text: text)
+            #expect(
+                screen.contains { $0.contains(text) },
+                "\(width)x\(height): \(screen.joined(separator: "\n"))")
+            let widest = screen.map(\.count).max() ?? 0
+            #expect(widest <= width, "\(width)x\(height): a line is \(widest) wide")
+        }
+        try tmux.keys("q")
+        let screen = try tmux.waitFor {
+            $0.contains { $0.range(of: "EXIT=[0-9]", options: .regularExpression) != nil }
+        }
+        #expect(screen.contains { $0.contains("EXIT=0") }, "\(screen.joined(separator: "\n"))")
+    }
+}
