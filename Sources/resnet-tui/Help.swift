@@ -103,7 +103,7 @@ let flagHelp: [String: (placeholder: String, text: String)] = [
     "log": (
         "FILE",
         "write one CSV row per step to FILE: step, epoch, loss, accuracy, learning rate, "
-            + "images/s, and per block the skip-path and residual-path gradient norms"
+            + "images/s, and per block the skip-path, residual-path and total input-gradient norms"
     ),
     "out": ("DIR", "directory to write the trace to; created if missing"),
     "batch-file": (

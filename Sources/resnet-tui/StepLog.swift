@@ -7,8 +7,9 @@ final class StepLog {
     private let path: String
     private var pending = ""
 
-    /// Creates or truncates the file at `path` and writes the header, which names two
-    /// columns per block: `<block>.skip` and `<block>.residual`.
+    /// Creates or truncates the file at `path` and writes the header, which names three
+    /// columns per block: `<block>.skip`, `<block>.residual` and `<block>.input`, the norm
+    /// of the whole gradient at the block's input (their sum).
     init(path: String, blockNames: [String]) throws {
         self.path = path
         guard FileManager.default.createFile(atPath: path, contents: nil) else {
@@ -19,13 +20,13 @@ final class StepLog {
         handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         var columns = ["step", "epoch", "loss", "accuracy", "learning_rate", "images_per_second"]
         for name in blockNames {
-            columns += ["\(name).skip", "\(name).residual"]
+            columns += ["\(name).skip", "\(name).residual", "\(name).input"]
         }
         pending = columns.joined(separator: ",") + "\n"
     }
 
     /// Adds a row. `gradients` has one entry per block, nil when its backward phase has
-    /// not run, which leaves both cells empty.
+    /// not run, which leaves its cells empty.
     func append(
         step: Int, epoch: Int, loss: Double, accuracy: Double, learningRate: Double,
         imagesPerSecond: Double, gradients: [GradientFlow?]
@@ -35,7 +36,10 @@ final class StepLog {
             String(format: "%.1f", imagesPerSecond),
         ]
         for flow in gradients {
-            cells += [flow.map { number($0.skip) } ?? "", flow.map { number($0.residual) } ?? ""]
+            cells += [
+                flow.map { number($0.skip) } ?? "", flow.map { number($0.residual) } ?? "",
+                flow.map { number($0.input) } ?? "",
+            ]
         }
         pending += cells.joined(separator: ",") + "\n"
         // Writing in chunks keeps system calls rare without holding a long run in memory.

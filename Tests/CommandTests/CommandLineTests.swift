@@ -139,8 +139,9 @@ let commandFlags: [String: [String]] = [
         #expect(
             header == [
                 "step", "epoch", "loss", "accuracy", "learning_rate", "images_per_second",
-                "layer1.0.skip", "layer1.0.residual", "layer2.0.skip", "layer2.0.residual",
-                "layer3.0.skip", "layer3.0.residual",
+                "layer1.0.skip", "layer1.0.residual", "layer1.0.input", "layer2.0.skip",
+                "layer2.0.residual", "layer2.0.input", "layer3.0.skip", "layer3.0.residual",
+                "layer3.0.input",
             ])
         for (index, row) in rows.dropFirst().enumerated() {
             let cells = row.split(separator: ",", omittingEmptySubsequences: false)
