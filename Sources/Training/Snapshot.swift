@@ -233,6 +233,9 @@ public struct SessionSnapshot: Sendable {
     /// The last what-if recomputation of the current iteration, cleared when the next
     /// iteration starts.
     public var whatIf: WhatIfSnapshot?
+    /// Accuracy on the held-out sample of the test split at the last evaluation, and the
+    /// iteration it was measured after; nil before the first.
+    public var testAccuracy: (accuracy: Double, iteration: Int, count: Int)?
 
     public init(
         modelName: String, datasetName: String, batchSize: Int, learningRate: Double,

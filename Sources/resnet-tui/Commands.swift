@@ -158,7 +158,8 @@ func runInteractive(_ parsed: ParsedArguments) throws {
             && DisplayOptions.colorAllowed(environment: ProcessInfo.processInfo.environment),
         chartStyle: chartStyle)
     try App.checkTerminal()
-    let stepper = try makeStepper(parsed)
+    let (stepper, data) = try makeTrainingRun(parsed)
+    stepper.setEvaluationSet(data.test)
     let session = TrainingSession(stepper: stepper)
     session.start()
     do {

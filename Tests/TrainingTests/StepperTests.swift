@@ -242,6 +242,23 @@ struct StepperTests {
         #expect(stepper.snapshot.message?.contains("press b") == true)
     }
 
+    @Test func evaluatesTestSampleOnSchedule() throws {
+        let (stepper, _) = Self.makeStepper()
+        let data = DataSource.shapes(
+            ShapesConfiguration(trainCount: 0, testCount: 50, height: 8, width: 8, seed: 2))
+        stepper.setEvaluationSet(data.test, limit: 20)
+        stepper.evaluationInterval = 3
+        #expect(stepper.evaluationSet?.count == 20)
+        stepper.finishIteration()
+        let first = try #require(stepper.snapshot.testAccuracy)
+        #expect(first.iteration == 1)
+        #expect(first.count == 20)
+        stepper.finishIteration()
+        #expect(stepper.snapshot.testAccuracy?.iteration == 1, "not due at iteration 2")
+        stepper.finishIteration()
+        #expect(stepper.snapshot.testAccuracy?.iteration == 3)
+    }
+
     @Test func learningRateScalesAndClamps() {
         let (stepper, _) = Self.makeStepper()
         let start = stepper.optimizer.learningRate

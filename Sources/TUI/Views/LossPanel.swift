@@ -61,6 +61,9 @@ public struct LossPanel {
         if let current = snapshot.currentLoss {
             text += "  now \(Format.statistic(current))"
         }
+        if let test = snapshot.testAccuracy {
+            text += "  test \(Format.percent(test.accuracy)) @\(test.iteration)"
+        }
         buffer.put(text, x: rect.x, y: rect.y, style: Theme.selectedRow)
     }
 

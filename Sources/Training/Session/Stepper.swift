@@ -65,6 +65,23 @@ public final class Stepper: @unchecked Sendable {
 
     public var atIterationBoundary: Bool { snapshot.nextPhase == 0 }
 
+    /// Test images the UI scores the model on every `evaluationInterval` iterations, or nil.
+    public var evaluationSet: Dataset?
+    public var evaluationInterval = 100
+
+    /// Takes up to `limit` images from the start of `test` for `evaluationSet`, so an
+    /// evaluation costs a fraction of a second rather than a pass over the whole split.
+    public func setEvaluationSet(_ test: Dataset, limit: Int = 1000) {
+        let count = min(limit, test.count)
+        guard count > 0 else { return }
+        evaluationSet = Dataset(
+            name: test.name, split: test.split,
+            images: Array(test.images[0..<count * test.sampleSize]),
+            labels: Array(test.labels[0..<count]), channels: test.channels, height: test.height,
+            width: test.width, classNames: test.classNames, channelMeans: test.channelMeans,
+            channelStds: test.channelStds)
+    }
+
     /// The second model of compare mode, stepped in lockstep with this one.
     public private(set) var twin: Stepper?
 
@@ -193,6 +210,7 @@ public final class Stepper: @unchecked Sendable {
             iterationNanoseconds += DispatchTime.now().uptimeNanoseconds - start
             recordUpdateRatios()
             finishRecord()
+            evaluateIfDue()
         }
         snapshot.nextPhase =
             abandonIteration ? 0 : (snapshot.nextPhase + 1) % snapshot.phases.count
@@ -305,6 +323,7 @@ public final class Stepper: @unchecked Sendable {
         snapshot.featureMaps = Array(repeating: nil, count: model.layerCount)
         snapshot.inputMap = nil
         snapshot.currentLoss = nil
+        snapshot.testAccuracy = nil
         snapshot.divergedAtStep = nil
         snapshot.isRunning = false
         snapshot.message = "weights reset from seed \(seed)"
@@ -382,6 +401,18 @@ public final class Stepper: @unchecked Sendable {
             snapshot.gradients[layer]?.updateRatio =
                 weightSquares > 0 ? (stepSquares / weightSquares).squareRoot() : nil
         }
+    }
+
+    /// Scores the model on `evaluationSet` after the first iteration and every
+    /// `evaluationInterval` iterations. Runs at an iteration boundary, where overwriting
+    /// the model's inputs and outputs is safe, and in inference mode, which leaves the
+    /// batch-norm statistics alone.
+    private func evaluateIfDue() {
+        guard let evaluationSet,
+            snapshot.iteration == 1 || snapshot.iteration % evaluationInterval == 0
+        else { return }
+        let result = model.evaluate(evaluationSet, pool: pool)
+        snapshot.testAccuracy = (result.accuracy, snapshot.iteration, result.count)
     }
 
     private func finishRecord() {
