@@ -58,7 +58,8 @@ public struct LossPanel {
         } else {
             text = "no finished iteration yet"
         }
-        if let current = snapshot.currentLoss {
+        // At an iteration boundary the current loss is the last one, already shown.
+        if let current = snapshot.currentLoss, snapshot.nextPhase != 0 {
             text += "  now \(Format.statistic(current))"
         }
         if let test = snapshot.testAccuracy {
