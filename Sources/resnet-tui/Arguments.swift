@@ -24,8 +24,12 @@ struct ParsedArguments {
         self.arguments = arguments
         var index = 0
         while index < arguments.count {
-            let argument = arguments[index]
+            var argument = arguments[index]
             index += 1
+            // -h is the usual short form of --help.
+            if argument == "-h", specs.contains(where: { $0.name == "help" }) {
+                argument = "--help"
+            }
             guard argument.hasPrefix("--"), argument.count > 2 else {
                 throw UsageError(description: "unexpected argument '\(argument)'")
             }
@@ -36,11 +40,9 @@ struct ParsedArguments {
                 name = String(name[..<equals])
             }
             guard let spec = specs.first(where: { $0.name == name }) else {
-                let closest = specs.min {
-                    editDistance($0.name, name) < editDistance($1.name, name)
-                }
-                let hint = closest.map { "; did you mean --\($0.name)?" } ?? ""
-                throw UsageError(description: "unknown flag --\(name)\(hint)")
+                throw UsageError(
+                    description: "unknown flag --\(name)"
+                        + suggestion(for: name, among: specs.map(\.name), prefix: "--"))
             }
             if spec.takesValue {
                 if let inlineValue {
@@ -101,4 +103,22 @@ func editDistance(_ a: String, _ b: String) -> Int {
         previous = current
     }
     return a.isEmpty ? b.count : previous[b.count]
+}
+
+/// Returns "; did you mean X?" naming the closest of `candidates` to `input`, when it is
+/// close enough to be a likely typo (at most a third of the longer name's letters differ,
+/// or one contains the other); otherwise lists every candidate.
+func suggestion(
+    for input: String, among candidates: [String], prefix: String = "", quote: String = ""
+) -> String {
+    guard
+        let closest = candidates.min(by: { editDistance($0, input) < editDistance($1, input) })
+    else { return "" }
+    let distance = editDistance(closest, input)
+    let limit = max(2, max(closest.count, input.count) / 3)
+    if distance <= limit || closest.contains(input) || input.contains(closest) {
+        return "; did you mean \(quote)\(prefix)\(closest)\(quote)?"
+    }
+    return "; valid: "
+        + candidates.sorted().map { quote + prefix + $0 + quote }.joined(separator: ", ")
 }

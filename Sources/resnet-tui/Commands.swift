@@ -108,8 +108,9 @@ func runCommand(_ arguments: [String]) throws {
     default:
         let commands =
             ["tui", "help", "summary", "bench", "bench-frames"] + subcommands.keys.sorted()
-        let closest = commands.min { editDistance($0, command) < editDistance($1, command) }!
-        throw UsageError(description: "unknown command '\(command)'; did you mean '\(closest)'?")
+        throw UsageError(
+            description: "unknown command '\(command)'"
+                + suggestion(for: command, among: commands, quote: "'"))
     }
 }
 

@@ -100,6 +100,22 @@ let commandFlags: [String: [String]] = [
         #expect(result.stderr.contains("did you mean 'train'?"), "\(result.stderr)")
     }
 
+    @Test func farTypoListsValidNames() throws {
+        let command = try run(["foo"])
+        #expect(command.status == 2)
+        #expect(command.stderr.contains("valid: 'bench'"), "\(command.stderr)")
+        let flag = try run(["train", "--bogus"])
+        #expect(flag.status == 2)
+        #expect(flag.stderr.contains("valid: --batch"), "\(flag.stderr)")
+        #expect(!flag.stderr.contains("did you mean"), "\(flag.stderr)")
+    }
+
+    @Test func shortHelpFlag() throws {
+        let result = try run(["train", "-h"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("Usage: resnet-tui train"), "\(result.stdout)")
+    }
+
     @Test func stepsAndEpochsTogether() throws {
         let result = try run(["train", "--steps", "2", "--epochs", "1"])
         #expect(result.status == 2)
