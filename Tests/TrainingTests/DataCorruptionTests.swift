@@ -15,6 +15,18 @@ import Training
         }
     }
 
+    @Test(arguments: [0, 3])
+    func fileShorterThanHeader(length: Int) throws {
+        let directory = try makeTemporaryDirectory()
+        let path = try write(
+            Array(repeating: 0, count: length), to: directory, name: "t10k-images-idx3-ubyte")
+        expectDataError(
+            containing: [path, "has \(length) bytes, too few for the 16-byte IDX header"]
+        ) {
+            try IDX.parseImages(Gzip.readFile(atPath: path), path: path)
+        }
+    }
+
     @Test func truncatedPlainFile() throws {
         let directory = try makeTemporaryDirectory()
         let bytes = Array(try realTestImageBytes.get().prefix(1000))

@@ -23,6 +23,8 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The file's length differs from what its header implies. `content` describes the
     /// header, for example "10000 images of 28x28".
     case lengthMismatch(path: String, content: String, expectedBytes: Int, actualBytes: Int)
+    /// The file is shorter than its format's fixed header, so there is no header to read.
+    case shorterThanHeader(path: String, headerBytes: Int, actualBytes: Int)
     case countMismatch(imagesPath: String, images: Int, labelsPath: String, labels: Int)
     case labelOutOfRange(path: String, index: Int, label: Int, classCount: Int)
     /// A file of fixed-size records, such as a CIFAR-10 batch, whose length is zero or not
@@ -79,6 +81,9 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
             }
             return "\(path): too long: header says \(content) (\(expectedBytes) bytes) "
                 + "but the file has \(actualBytes) bytes; download the file again"
+        case .shorterThanHeader(let path, let headerBytes, let actualBytes):
+            return "\(path): the file has \(actualBytes) bytes, too few for the "
+                + "\(headerBytes)-byte IDX header; download the file again"
         case .countMismatch(let imagesPath, let images, let labelsPath, let labels):
             return "\(imagesPath) has \(images) images but \(labelsPath) has \(labels) labels; "
                 + "use image and label files of the same split"

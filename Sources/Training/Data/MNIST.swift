@@ -76,9 +76,7 @@ public enum IDX {
         _ bytes: [UInt8], expected: UInt32, headerSize: Int, path: String
     ) throws(DataError) {
         guard bytes.count >= 4 else {
-            throw .lengthMismatch(
-                path: path, content: "nothing (the \(headerSize)-byte IDX header is missing)",
-                expectedBytes: headerSize, actualBytes: bytes.count)
+            throw .shorterThanHeader(path: path, headerBytes: headerSize, actualBytes: bytes.count)
         }
         let magic = UInt32(readInt(bytes, at: 0))
         guard magic == expected else {
