@@ -37,6 +37,32 @@ public enum TerminalError: Error, Equatable, CustomStringConvertible, LocalizedE
 /// terminal clean-up outside the handler.
 private let pendingSignal = Atomic<Int32>(0)
 
+/// Terminal settings from before curses started, for the crash handler. Written once before
+/// the handlers go in, then only read.
+nonisolated(unsafe) private var savedTerminalSettings = termios()
+nonisolated(unsafe) private var hasSavedTerminalSettings = false
+
+/// Escape sequences that turn off mouse reporting, show the cursor and leave the alternate
+/// screen, prepared before any crash so the handler writes them without allocating.
+nonisolated(unsafe) private let crashResetSequence: UnsafeMutableBufferPointer<UInt8> = {
+    let bytes = Array("\u{1B}[?1000l\u{1B}[?1002l\u{1B}[?1006l\u{1B}[?25h\u{1B}[?1049l\r\n".utf8)
+    let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: bytes.count)
+    _ = buffer.initialize(from: bytes)
+    return buffer
+}()
+
+/// Restores the terminal from a fatal signal (a crash: SIGSEGV, SIGBUS, SIGILL, SIGFPE,
+/// SIGABRT, SIGTRAP) with async-signal-safe calls only, then lets the signal's default
+/// action end the process, so the exit status and any core dump stay those of the crash.
+private func restoreTerminalAndCrash(_ signalNumber: Int32) {
+    _ = write(STDOUT_FILENO, crashResetSequence.baseAddress, crashResetSequence.count)
+    if hasSavedTerminalSettings {
+        _ = tcsetattr(STDIN_FILENO, TCSANOW, &savedTerminalSettings)
+    }
+    signal(signalNumber, SIG_DFL)
+    raise(signalNumber)
+}
+
 /// The only code that talks to curses: sets the terminal up, decodes keys and copies a
 /// `CellBuffer` to the screen, writing only the cells that changed since the last frame.
 final class CursesDriver {
@@ -90,6 +116,11 @@ final class CursesDriver {
             signal(signalNumber) { received in
                 pendingSignal.store(received, ordering: .relaxed)
             }
+        }
+        hasSavedTerminalSettings = tcgetattr(STDIN_FILENO, &savedTerminalSettings) == 0
+        _ = crashResetSequence.count
+        for signalNumber in [SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP] {
+            signal(signalNumber) { received in restoreTerminalAndCrash(received) }
         }
 
         // newterm, unlike initscr, returns nil on an unknown terminal instead of exiting.

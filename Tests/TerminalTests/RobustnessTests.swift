@@ -104,7 +104,7 @@ struct RobustnessTests {
         try Self.expectSameTerminal(before: before, after: after, tmux)
     }
 
-    @Test(arguments: [("TERM", 143), ("HUP", 129), ("INT", 130)])
+    @Test(arguments: [("TERM", 143), ("HUP", 129), ("INT", 130), ("SEGV", 139), ("ABRT", 134)])
     func signalRestoresTerminal(signal: String, status: Int) throws {
         let tmux = try Tmux(width: 100, height: 30)
         let (before, after) = try Self.start(tmux)

@@ -25,6 +25,8 @@ final class Tmux {
             "env", "-i", "PATH=/usr/bin:/bin", "HOME=\(NSTemporaryDirectory())",
             "TERM=xterm-256color",
             "LANG=C.UTF-8", "PS1=$ ", "bash", "--norc", "--noprofile")
+        // The crash-signal tests must not leave core files behind.
+        try type("ulimit -c 0")
     }
 
     deinit {
