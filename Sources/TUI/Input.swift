@@ -105,7 +105,7 @@ public func handleKey(_ key: KeyEvent, state: UIState, snapshot: SessionSnapshot
     }
 
     switch key {
-    case .character("n"), .right:
+    case .character("n"), .character("l"), .right:
         return KeyOutcome(state: next, command: .advancePhase)
     case .character("s"):
         return KeyOutcome(state: next, command: .finishIteration)
@@ -125,6 +125,8 @@ public func handleKey(_ key: KeyEvent, state: UIState, snapshot: SessionSnapshot
     case .character("x"):
         guard let selected = next.selectedLayer else { return KeyOutcome(state: next) }
         return KeyOutcome(state: next, command: .whatIf(layer: selected))
+    case .character("w"):
+        return KeyOutcome(state: next, command: .saveCheckpoint)
     case .character("c"):
         return KeyOutcome(state: next, command: .toggleCompare)
     case .character("f"):

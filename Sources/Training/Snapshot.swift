@@ -295,6 +295,8 @@ public enum SessionCommand: Sendable, Equatable {
     case viewFeatureMap(sample: Int, channel: Int)
     /// Turns compare mode on or off.
     case toggleCompare
+    /// Saves the model's checkpoint.
+    case saveCheckpoint
     /// Recomputes the current iteration with this block's skip flipped, for display only.
     case whatIf(layer: Int)
 }

@@ -161,6 +161,7 @@ func runInteractive(_ parsed: ParsedArguments) throws {
     try App.checkTerminal()
     let (stepper, data) = try makeTrainingRun(parsed)
     stepper.setEvaluationSet(data.test)
+    stepper.checkpointPath = parsed.values["save"]
     let session = TrainingSession(stepper: stepper)
     session.start()
     do {

@@ -24,6 +24,8 @@ import Training
         (.character("="), .scaleLearningRate(2)),
         (.character("-"), .scaleLearningRate(0.5)),
         (.character("r"), .resetWeights),
+        (.character("w"), .saveCheckpoint),
+        (.character("l"), .advancePhase),
     ]
     for (key, command) in cases {
         let outcome = handleKey(key, state: state, snapshot: snapshot)

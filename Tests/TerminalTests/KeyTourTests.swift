@@ -21,7 +21,10 @@ struct KeyTourTests {
 
     @Test func everyHelpKeyActs() throws {
         let tmux = try Tmux(width: 150, height: 50)
-        try tmux.type("\(Tmux.binary) --model resnet8 --threads 2; echo \"EXIT=$?\"")
+        let checkpoint = NSTemporaryDirectory() + "resnet-tui-keys-\(getpid()).safetensors"
+        defer { try? FileManager.default.removeItem(atPath: checkpoint) }
+        try tmux.type(
+            "\(Tmux.binary) --model resnet8 --threads 2 --save \(checkpoint); echo \"EXIT=$?\"")
         _ = try tmux.waitFor(text: "network")
 
         // resnet8 has 6 layers: 1 load + 6 forward + loss + 6 backward + update = 15 phases.
@@ -52,6 +55,9 @@ struct KeyTourTests {
         try Self.press(tmux, ["s"], expect: "A ─ ")
         try Self.press(tmux, ["c"], expect: "compare mode off")
         try Self.press(tmux, ["r"], expect: "weights reset from seed 0")
+        try Self.press(tmux, ["w"], expect: "saved \(checkpoint) after iteration 0")
+        #expect(FileManager.default.fileExists(atPath: checkpoint), "w wrote no file")
+        try Self.press(tmux, ["l"], expect: "phase 1/15 load batch")
         try Self.press(tmux, ["Space"], expect: "RUNNING")
         try Self.press(tmux, ["Space"], expect: "PAUSED")
         try Self.press(tmux, ["?"], expect: "keys (? or Esc closes)")

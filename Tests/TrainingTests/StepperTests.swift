@@ -1,4 +1,5 @@
 import Engine
+import Foundation
 import Testing
 import Training
 
@@ -257,6 +258,27 @@ struct StepperTests {
         #expect(stepper.snapshot.testAccuracy?.iteration == 1, "not due at iteration 2")
         stepper.finishIteration()
         #expect(stepper.snapshot.testAccuracy?.iteration == 3)
+    }
+
+    @Test func saveCheckpointWritesLoadableFile() throws {
+        let (stepper, _) = Self.makeStepper(seed: 6)
+        stepper.finishIteration()
+        let path = FileManager.default.temporaryDirectory
+            .appendingPathComponent("stepper-save-\(getpid()).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        stepper.checkpointPath = path
+        stepper.saveCheckpoint()
+        #expect(stepper.snapshot.message?.contains("saved \(path)") == true)
+        let (other, _) = Self.makeStepper(seed: 99)
+        try other.model.loadCheckpoint(from: path)
+        #expect(Self.weights(of: other) == Self.weights(of: stepper))
+    }
+
+    @Test func saveCheckpointReportsFailure() {
+        let (stepper, _) = Self.makeStepper()
+        stepper.checkpointPath = "/nonexistent-directory/x.safetensors"
+        stepper.saveCheckpoint()
+        #expect(stepper.snapshot.message?.hasPrefix("save failed") == true)
     }
 
     @Test func learningRateScalesAndClamps() {

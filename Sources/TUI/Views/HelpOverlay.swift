@@ -28,7 +28,7 @@ public enum KeyHelp {
 
     /// Key and description, one binding per line.
     public static let bindings: [(keys: String, action: String)] = [
-        ("n  →", "run the next phase (one layer forward or backward)"),
+        ("n  l  →", "run the next phase (one layer forward or backward)"),
         ("s", "run the rest of the current iteration"),
         ("f", "run the forward pass up to the loss"),
         ("b", "run the backward pass down to the input"),
@@ -39,6 +39,7 @@ public enum KeyHelp {
         ("T", "turn every skip off, or every skip on if all are off"),
         ("+  -", "double / halve the learning rate"),
         ("r", "reset the weights from the seed"),
+        ("w", "save a checkpoint (to --save, or named by the step)"),
         ("c", "compare: restart beside a copy with the skips flipped"),
         ("x", "what-if: redo this iteration with the block's skip flipped"),
         ("Tab", "switch the detail panel: statistics, map, input"),

@@ -82,6 +82,24 @@ public final class Stepper: @unchecked Sendable {
             channelStds: test.channelStds)
     }
 
+    /// Where `saveCheckpoint()` writes: the `--save` path when one was given, else a name
+    /// made from the model and the iteration in the current directory.
+    public var checkpointPath: String?
+
+    /// Saves the model's weights and batch-norm statistics as a safetensors checkpoint and
+    /// reports the path, or the error, in the status line. The save writes a temporary file
+    /// and renames it, so a failure leaves any earlier file as it was.
+    public func saveCheckpoint() {
+        let name = snapshot.modelName.replacingOccurrences(of: " ", with: "")
+        let path = checkpointPath ?? "resnet-tui-\(name)-iter\(snapshot.iteration).safetensors"
+        do {
+            try model.saveCheckpoint(to: path)
+            snapshot.message = "saved \(path) after iteration \(snapshot.iteration)"
+        } catch {
+            snapshot.message = "save failed: \(error)"
+        }
+    }
+
     /// The second model of compare mode, stepped in lockstep with this one.
     public private(set) var twin: Stepper?
 

@@ -95,6 +95,8 @@ public final class TrainingSession: SessionControl, @unchecked Sendable {
         case .whatIf(let layer):
             stepper.setRunning(false)
             stepper.whatIf(layer: layer)
+        case .saveCheckpoint:
+            stepper.saveCheckpoint()
         case .toggleCompare:
             stepper.setRunning(false)
             stepper.setComparing(stepper.twin == nil)
