@@ -13,14 +13,54 @@ public struct LossPanel {
     }
 
     public func draw(in rect: Rect, on buffer: inout CellBuffer) {
-        buffer.drawBox(rect, title: "loss", style: Theme.border)
+        buffer.drawBox(rect, title: "loss and accuracy", style: Theme.border)
         let inside = rect.inset(by: 1)
         guard !inside.isEmpty else { return }
+        // A tall panel gives the training accuracy its own chart below the loss.
+        let accuracyRows = inside.height >= 14 ? 4 : 0
         buffer.withClip(inside) { buffer in
             drawSummary(rect: inside, on: &buffer)
             let chartRect = Rect(
-                x: inside.x, y: inside.y + 1, width: inside.width, height: inside.height - 2)
+                x: inside.x, y: inside.y + 1, width: inside.width,
+                height: inside.height - 2 - accuracyRows)
             drawChart(rect: chartRect, on: &buffer)
+            if accuracyRows > 0 {
+                drawAccuracy(
+                    rect: Rect(
+                        x: inside.x, y: inside.maxY - accuracyRows, width: inside.width,
+                        height: accuracyRows),
+                    on: &buffer)
+            }
+        }
+    }
+
+    /// Draws the smoothed training-batch accuracy on a fixed 0 to 100% scale under a label
+    /// row, with compare mode's model B dotted.
+    private func drawAccuracy(rect: Rect, on buffer: inout CellBuffer) {
+        let history = snapshot.history
+        let otherHistory = snapshot.comparison?.history ?? []
+        buffer.put("accuracy", x: rect.x, y: rect.y, style: Theme.note)
+        guard !history.isEmpty || !otherHistory.isEmpty else { return }
+        let labelWidth = 6
+        buffer.put("100%", x: rect.x + labelWidth - 5, y: rect.y + 1, style: Theme.note)
+        buffer.put("0%", x: rect.x + labelWidth - 3, y: rect.maxY - 1, style: Theme.note)
+        let plot = Rect(
+            x: rect.x + labelWidth, y: rect.y + 1, width: rect.width - labelWidth,
+            height: rect.height - 1)
+        guard !plot.isEmpty else { return }
+        var cells = LineChart.cells(
+            values: Self.smoothed(history.map(\.accuracy)), width: plot.width,
+            height: plot.height, low: 0, high: 1, style: chartStyle)
+        if !otherHistory.isEmpty {
+            let other = LineChart.cells(
+                values: Self.smoothed(otherHistory.map(\.accuracy)), width: plot.width,
+                height: plot.height, low: 0, high: 1, style: chartStyle, dotted: true)
+            for row in cells.indices {
+                for column in cells[row].indices { cells[row][column] |= other[row][column] }
+            }
+        }
+        for (row, line) in LineChart.render(cells, style: chartStyle).enumerated() {
+            buffer.put(line, x: plot.x, y: plot.y + row, style: Theme.chart)
         }
     }
 
