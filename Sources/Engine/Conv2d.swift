@@ -104,6 +104,18 @@ public final class Conv2dKernel: @unchecked Sendable {
     /// traffic. Only the speed depends on it.
     private static let chunkBudgetBytes = 512 << 10
 
+    /// Forward without im2col, for stride-1 shapes that `DirectConvPlan` supports and whose
+    /// output channels are a multiple of the tile height.
+    private let forwardPlan: DirectConvPlan?
+    /// Input gradient without col2im: for stride 1 with 2 * padding = kernelSize - 1, the
+    /// input gradient is the stride-1 convolution of gradOutput with the weight flipped in
+    /// both spatial axes and with input and output channels swapped.
+    private let backwardPlan: DirectConvPlan?
+    /// Per thread: the zero-bordered input planes of `forwardPlan`.
+    private var threadForwardPadded: [ScratchBuffer] = []
+    /// Per thread: the zero-bordered gradOutput planes of `backwardPlan`.
+    private var threadBackwardPadded: [ScratchBuffer] = []
+
     public init(geometry: ConvGeometry) {
         geometry.validate()
         self.geometry = geometry
@@ -116,6 +128,31 @@ public final class Conv2dKernel: @unchecked Sendable {
         let sampleBytes =
             (weightGroupRows + paddedOutChannels) * dotWidth * MemoryLayout<Float>.stride
         weightChunk = min(geometry.batch, max(1, Conv2dKernel.chunkBudgetBytes / sampleBytes))
+
+        let g = geometry
+        if g.stride == 1 && g.outChannels % tileRows == 0
+            && DirectConvPlan.supports(outHeight: g.outHeight, outWidth: g.outWidth)
+        {
+            forwardPlan = DirectConvPlan(
+                channels: g.inChannels, height: g.inHeight, width: g.inWidth,
+                kernelSize: g.kernelSize, padding: g.padding)
+        } else {
+            forwardPlan = nil
+        }
+        if g.stride == 1 && 2 * g.padding == g.kernelSize - 1 && g.inChannels % tileRows == 0
+            && DirectConvPlan.supports(outHeight: g.inHeight, outWidth: g.inWidth)
+        {
+            backwardPlan = DirectConvPlan(
+                channels: g.outChannels, height: g.outHeight, width: g.outWidth,
+                kernelSize: g.kernelSize, padding: g.padding)
+        } else {
+            backwardPlan = nil
+        }
+    }
+
+    deinit {
+        forwardPlan?.deallocate()
+        backwardPlan?.deallocate()
     }
 
     // MARK: Forward
@@ -130,6 +167,21 @@ public final class Conv2dKernel: @unchecked Sendable {
         checkShape(weight, g.weightShape, "weight")
         if let bias { checkShape(bias, [g.outChannels], "bias") }
         prepareThreadScratch(threads: pool.threadCount)
+        let inputStride = g.inChannels * g.inHeight * g.inWidth
+        let outputStride = g.outChannels * pixelCount
+        if let plan = forwardPlan {
+            pool.parallelFor(g.batch) { samples, thread in
+                let padded = self.threadForwardPadded[thread].data
+                for n in samples {
+                    plan.copyInterior(source: input.data + n * inputStride, padded: padded)
+                    let out = output.data + n * outputStride
+                    plan.multiply(
+                        rows: g.outChannels, weight: weight.data, padded: padded, output: out)
+                    if let bias { self.addBias(bias, to: out) }
+                }
+            }
+            return
+        }
 
         // The product tile covers 4 output channels, so pad the weight rows to a multiple of 4.
         let weightRows: UnsafePointer<Float>
@@ -142,8 +194,6 @@ public final class Conv2dKernel: @unchecked Sendable {
             weightRows = UnsafePointer(packed.data)
         }
 
-        let inputStride = g.inChannels * g.inHeight * g.inWidth
-        let outputStride = g.outChannels * pixelCount
         // When the output planes already have the tile's shape, the product goes straight
         // into the output and only the bias is added afterwards.
         let writesInPlace = paddedPixelCount == pixelCount && paddedOutChannels == g.outChannels
@@ -158,13 +208,7 @@ public final class Conv2dKernel: @unchecked Sendable {
                         rows: g.outChannels, columns: self.pixelCount, depth: self.patchSize,
                         a: weightRows, aStride: self.patchSize, b: columns,
                         bStride: self.pixelCount, c: out, cStride: self.pixelCount)
-                    if let bias {
-                        for o in 0..<g.outChannels {
-                            let shift = bias.data[o]
-                            let plane = out + o * self.pixelCount
-                            for p in 0..<self.pixelCount { plane[p] += shift }
-                        }
-                    }
+                    if let bias { self.addBias(bias, to: out) }
                     continue
                 }
                 multiplyTiles(
@@ -182,6 +226,15 @@ public final class Conv2dKernel: @unchecked Sendable {
                     }
                 }
             }
+        }
+    }
+
+    /// Adds `bias[o]` to every pixel of output plane `o` of one sample.
+    private func addBias(_ bias: Tensor, to out: UnsafeMutablePointer<Float>) {
+        for o in 0..<geometry.outChannels {
+            let shift = bias.data[o]
+            let plane = out + o * pixelCount
+            for p in 0..<pixelCount { plane[p] += shift }
         }
     }
 
@@ -253,6 +306,12 @@ public final class Conv2dKernel: @unchecked Sendable {
         gradInput: Tensor, gradOutput: Tensor, weight: Tensor, pool: ThreadPool
     ) {
         let g = geometry
+        if let plan = backwardPlan {
+            backwardInputDirect(
+                plan: plan, gradInput: gradInput, gradOutput: gradOutput, weight: weight,
+                pool: pool)
+            return
+        }
         // gradColumns = weight^T · gradOutput needs the weight as [patch, outChannels] rows,
         // padded to a multiple of 4 rows for the tile.
         let transposed = packedWeightBuffer()
@@ -290,6 +349,40 @@ public final class Conv2dKernel: @unchecked Sendable {
                     b: rows, bStride: self.paddedPixelCount, c: gradColumns,
                     cStride: self.paddedPixelCount)
                 self.col2im(columns: gradColumns, gradInput: gradInput.data + n * inputStride)
+            }
+        }
+    }
+
+    /// Input gradient as the stride-1 convolution of gradOutput with the flipped, transposed
+    /// weight, split over samples. Each element is one FMA chain over (o, ky, kx).
+    private func backwardInputDirect(
+        plan: DirectConvPlan, gradInput: Tensor, gradOutput: Tensor, weight: Tensor,
+        pool: ThreadPool
+    ) {
+        let g = geometry
+        let k = g.kernelSize
+        let flipped = packedWeightBuffer().data
+        let depth = plan.depth
+        for o in 0..<g.outChannels {
+            for c in 0..<g.inChannels {
+                let source = weight.data + (o * g.inChannels + c) * k * k
+                let destination = flipped + c * depth + o * k * k
+                for ky in 0..<k {
+                    for kx in 0..<k {
+                        destination[ky * k + kx] = source[(k - 1 - ky) * k + (k - 1 - kx)]
+                    }
+                }
+            }
+        }
+        let inputStride = g.inChannels * g.inHeight * g.inWidth
+        let outputStride = g.outChannels * pixelCount
+        pool.parallelFor(g.batch) { samples, thread in
+            let padded = self.threadBackwardPadded[thread].data
+            for n in samples {
+                plan.copyInterior(source: gradOutput.data + n * outputStride, padded: padded)
+                plan.multiply(
+                    rows: g.inChannels, weight: flipped, padded: padded,
+                    output: gradInput.data + n * inputStride)
             }
         }
     }
@@ -503,6 +596,17 @@ public final class Conv2dKernel: @unchecked Sendable {
             threadColumns.append(ScratchBuffer(count: paddedPatchSize * paddedPixelCount))
             threadProducts.append(ScratchBuffer(count: paddedOutChannels * paddedPixelCount))
         }
+        // The planes' borders stay zero: only `copyInterior` writes to these buffers.
+        if let plan = forwardPlan {
+            while threadForwardPadded.count < threads {
+                threadForwardPadded.append(ScratchBuffer(count: plan.paddedCount))
+            }
+        }
+        if let plan = backwardPlan {
+            while threadBackwardPadded.count < threads {
+                threadBackwardPadded.append(ScratchBuffer(count: plan.paddedCount))
+            }
+        }
     }
 
     private func prepareWeightScratch(threads: Int) {
@@ -537,12 +641,12 @@ private func roundUp(_ value: Int, to multiple: Int) -> Int {
 }
 
 @inline(__always)
-private func loadVector(_ pointer: UnsafePointer<Float>) -> SIMD16<Float> {
+func loadVector(_ pointer: UnsafePointer<Float>) -> SIMD16<Float> {
     UnsafeRawPointer(pointer).loadUnaligned(as: SIMD16<Float>.self)
 }
 
 @inline(__always)
-private func storeVector(_ vector: SIMD16<Float>, _ pointer: UnsafeMutablePointer<Float>) {
+func storeVector(_ vector: SIMD16<Float>, _ pointer: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(pointer).storeBytes(of: vector, as: SIMD16<Float>.self)
 }
 
