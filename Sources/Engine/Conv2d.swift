@@ -111,6 +111,13 @@ public final class Conv2dKernel: @unchecked Sendable {
     /// input gradient is the stride-1 convolution of gradOutput with the weight flipped in
     /// both spatial axes and with input and output channels swapped.
     private let backwardPlan: DirectConvPlan?
+    /// Weight gradient without im2col rows, for 3x3 kernels with outChannels % 16 == 0.
+    private let weightPlan: WeightGradient3x3?
+    /// Per thread: the zero-bordered input planes, pixel-major gradOutput rows and tile sums
+    /// of `weightPlan`.
+    private var threadWeightPadded: [ScratchBuffer] = []
+    private var threadTransposedGrad: [ScratchBuffer] = []
+    private var threadWeightSums: [ScratchBuffer] = []
     /// Per thread: the zero-bordered input planes of `forwardPlan`.
     private var threadForwardPadded: [ScratchBuffer] = []
     /// Per thread: the zero-bordered gradOutput planes of `backwardPlan`.
@@ -148,6 +155,7 @@ public final class Conv2dKernel: @unchecked Sendable {
         } else {
             backwardPlan = nil
         }
+        weightPlan = WeightGradient3x3.supports(g) ? WeightGradient3x3(geometry: g) : nil
     }
 
     deinit {
@@ -400,6 +408,17 @@ public final class Conv2dKernel: @unchecked Sendable {
     ) {
         let g = geometry
         gradWeight.fill(0)
+        if let plan = weightPlan {
+            prepareWeightPlanScratch(plan: plan, threads: pool.threadCount)
+            pool.parallelFor(plan.itemCount) { items, thread in
+                plan.accumulate(
+                    items: items, gradWeight: gradWeight.data, gradOutput: gradOutput.data,
+                    input: input.data, padded: self.threadWeightPadded[thread].data,
+                    transposed: self.threadTransposedGrad[thread].data,
+                    sums: self.threadWeightSums[thread].data)
+            }
+            return
+        }
         prepareWeightScratch(threads: pool.threadCount)
 
         // The dot products read `dotWidth` floats per row, so gradOutput rows need a zero tail
@@ -606,6 +625,15 @@ public final class Conv2dKernel: @unchecked Sendable {
             while threadBackwardPadded.count < threads {
                 threadBackwardPadded.append(ScratchBuffer(count: plan.paddedCount))
             }
+        }
+    }
+
+    private func prepareWeightPlanScratch(plan: WeightGradient3x3, threads: Int) {
+        // The padded planes' borders stay zero: only the plan's interior copies write there.
+        while threadWeightPadded.count < threads {
+            threadWeightPadded.append(ScratchBuffer(count: plan.paddedCount))
+            threadTransposedGrad.append(ScratchBuffer(count: plan.transposedCount))
+            threadWeightSums.append(ScratchBuffer(count: plan.itemCount * 9 * 32))
         }
     }
 

@@ -194,13 +194,14 @@ func convFastMatchesReference(geometry g: ConvGeometry) {
         gradBias, expectedGradBias.doubles, tolerance: gradWeightTolerance, "\(label) gradBias")
 }
 
-/// The im2col path (12x12) and the direct path (16x16).
+/// The im2col path (12x12, 20 output channels) and the paths without im2col (16x16, and 32
+/// output channels for the weight gradient).
 private let threadCountCases: [ConvGeometry] = [
     ConvGeometry(
         batch: 9, inChannels: 8, outChannels: 20, inHeight: 12, inWidth: 12, kernelSize: 3,
         stride: 1, padding: 1),
     ConvGeometry(
-        batch: 9, inChannels: 8, outChannels: 20, inHeight: 16, inWidth: 16, kernelSize: 3,
+        batch: 9, inChannels: 8, outChannels: 32, inHeight: 16, inWidth: 16, kernelSize: 3,
         stride: 1, padding: 1),
 ]
 
@@ -237,10 +238,16 @@ func convIsBitwiseIdenticalAcrossThreadCounts(geometry g: ConvGeometry) {
 
 /// Integer inputs and gradients of magnitude <= 3 make every partial sum an exactly
 /// representable integer, so any lost or doubled update from a race changes the result.
-@Test func convGradWeightHasNoRace() {
-    let g = ConvGeometry(
+/// The second geometry takes the weight-gradient path without im2col rows.
+@Test(arguments: [
+    ConvGeometry(
         batch: 7, inChannels: 6, outChannels: 12, inHeight: 10, inWidth: 10, kernelSize: 3,
-        stride: 1, padding: 1)
+        stride: 1, padding: 1),
+    ConvGeometry(
+        batch: 7, inChannels: 8, outChannels: 16, inHeight: 10, inWidth: 10, kernelSize: 3,
+        stride: 1, padding: 1),
+])
+func convGradWeightHasNoRace(geometry g: ConvGeometry) {
     var generator = SeededGenerator(seed: 13)
     let input = randomIntegerTensor(g.inputShape, in: -3...3, &generator)
     let weight = randomIntegerTensor(g.weightShape, in: -3...3, &generator)
