@@ -238,13 +238,17 @@ func convIsBitwiseIdenticalAcrossThreadCounts(geometry g: ConvGeometry) {
 
 /// Integer inputs and gradients of magnitude <= 3 make every partial sum an exactly
 /// representable integer, so any lost or doubled update from a race changes the result.
-/// The second geometry takes the weight-gradient path without im2col rows.
+/// The second and third geometries take the weight-gradient paths without im2col rows: 16
+/// output channels per work item (10x10), and lanes over 16-pixel output rows (16x16).
 @Test(arguments: [
     ConvGeometry(
         batch: 7, inChannels: 6, outChannels: 12, inHeight: 10, inWidth: 10, kernelSize: 3,
         stride: 1, padding: 1),
     ConvGeometry(
         batch: 7, inChannels: 8, outChannels: 16, inHeight: 10, inWidth: 10, kernelSize: 3,
+        stride: 1, padding: 1),
+    ConvGeometry(
+        batch: 7, inChannels: 8, outChannels: 16, inHeight: 16, inWidth: 16, kernelSize: 3,
         stride: 1, padding: 1),
 ])
 func convGradWeightHasNoRace(geometry g: ConvGeometry) {
