@@ -104,6 +104,25 @@ public final class Conv2dKernel: @unchecked Sendable {
     /// traffic. Only the speed depends on it.
     private static let chunkBudgetBytes = 512 << 10
 
+    /// Forward without im2col, for stride-1 shapes that `DirectConvPlan` supports and whose
+    /// output channels are a multiple of the tile height.
+    private let forwardPlan: DirectConvPlan?
+    /// Input gradient without col2im: for stride 1 with 2 * padding = kernelSize - 1, the
+    /// input gradient is the stride-1 convolution of gradOutput with the weight flipped in
+    /// both spatial axes and with input and output channels swapped.
+    private let backwardPlan: DirectConvPlan?
+    /// Weight gradient without im2col rows, for 3x3 kernels with outChannels % 16 == 0.
+    private let weightPlan: WeightGradient3x3?
+    /// Per thread: the zero-bordered input planes, pixel-major gradOutput rows and tile sums
+    /// of `weightPlan`.
+    private var threadWeightPadded: [ScratchBuffer] = []
+    private var threadTransposedGrad: [ScratchBuffer] = []
+    private var threadWeightSums: [ScratchBuffer] = []
+    /// Per thread: the zero-bordered input planes of `forwardPlan`.
+    private var threadForwardPadded: [ScratchBuffer] = []
+    /// Per thread: the zero-bordered gradOutput planes of `backwardPlan`.
+    private var threadBackwardPadded: [ScratchBuffer] = []
+
     public init(geometry: ConvGeometry) {
         geometry.validate()
         self.geometry = geometry
@@ -116,6 +135,32 @@ public final class Conv2dKernel: @unchecked Sendable {
         let sampleBytes =
             (weightGroupRows + paddedOutChannels) * dotWidth * MemoryLayout<Float>.stride
         weightChunk = min(geometry.batch, max(1, Conv2dKernel.chunkBudgetBytes / sampleBytes))
+
+        let g = geometry
+        if g.stride == 1 && g.outChannels % tileRows == 0
+            && DirectConvPlan.supports(outHeight: g.outHeight, outWidth: g.outWidth)
+        {
+            forwardPlan = DirectConvPlan(
+                channels: g.inChannels, height: g.inHeight, width: g.inWidth,
+                kernelSize: g.kernelSize, padding: g.padding)
+        } else {
+            forwardPlan = nil
+        }
+        if g.stride == 1 && 2 * g.padding == g.kernelSize - 1 && g.inChannels % tileRows == 0
+            && DirectConvPlan.supports(outHeight: g.inHeight, outWidth: g.inWidth)
+        {
+            backwardPlan = DirectConvPlan(
+                channels: g.outChannels, height: g.outHeight, width: g.outWidth,
+                kernelSize: g.kernelSize, padding: g.padding)
+        } else {
+            backwardPlan = nil
+        }
+        weightPlan = WeightGradient3x3.supports(g) ? WeightGradient3x3(geometry: g) : nil
+    }
+
+    deinit {
+        forwardPlan?.deallocate()
+        backwardPlan?.deallocate()
     }
 
     // MARK: Forward
@@ -130,6 +175,21 @@ public final class Conv2dKernel: @unchecked Sendable {
         checkShape(weight, g.weightShape, "weight")
         if let bias { checkShape(bias, [g.outChannels], "bias") }
         prepareThreadScratch(threads: pool.threadCount)
+        let inputStride = g.inChannels * g.inHeight * g.inWidth
+        let outputStride = g.outChannels * pixelCount
+        if let plan = forwardPlan {
+            pool.parallelFor(g.batch) { samples, thread in
+                let padded = self.threadForwardPadded[thread].data
+                for n in samples {
+                    plan.copyInterior(source: input.data + n * inputStride, padded: padded)
+                    let out = output.data + n * outputStride
+                    plan.multiply(
+                        rows: g.outChannels, weight: weight.data, padded: padded, output: out)
+                    if let bias { self.addBias(bias, to: out) }
+                }
+            }
+            return
+        }
 
         // The product tile covers 4 output channels, so pad the weight rows to a multiple of 4.
         let weightRows: UnsafePointer<Float>
@@ -142,8 +202,6 @@ public final class Conv2dKernel: @unchecked Sendable {
             weightRows = UnsafePointer(packed.data)
         }
 
-        let inputStride = g.inChannels * g.inHeight * g.inWidth
-        let outputStride = g.outChannels * pixelCount
         // When the output planes already have the tile's shape, the product goes straight
         // into the output and only the bias is added afterwards.
         let writesInPlace = paddedPixelCount == pixelCount && paddedOutChannels == g.outChannels
@@ -158,13 +216,7 @@ public final class Conv2dKernel: @unchecked Sendable {
                         rows: g.outChannels, columns: self.pixelCount, depth: self.patchSize,
                         a: weightRows, aStride: self.patchSize, b: columns,
                         bStride: self.pixelCount, c: out, cStride: self.pixelCount)
-                    if let bias {
-                        for o in 0..<g.outChannels {
-                            let shift = bias.data[o]
-                            let plane = out + o * self.pixelCount
-                            for p in 0..<self.pixelCount { plane[p] += shift }
-                        }
-                    }
+                    if let bias { self.addBias(bias, to: out) }
                     continue
                 }
                 multiplyTiles(
@@ -182,6 +234,15 @@ public final class Conv2dKernel: @unchecked Sendable {
                     }
                 }
             }
+        }
+    }
+
+    /// Adds `bias[o]` to every pixel of output plane `o` of one sample.
+    private func addBias(_ bias: Tensor, to out: UnsafeMutablePointer<Float>) {
+        for o in 0..<geometry.outChannels {
+            let shift = bias.data[o]
+            let plane = out + o * pixelCount
+            for p in 0..<pixelCount { plane[p] += shift }
         }
     }
 
@@ -253,6 +314,12 @@ public final class Conv2dKernel: @unchecked Sendable {
         gradInput: Tensor, gradOutput: Tensor, weight: Tensor, pool: ThreadPool
     ) {
         let g = geometry
+        if let plan = backwardPlan {
+            backwardInputDirect(
+                plan: plan, gradInput: gradInput, gradOutput: gradOutput, weight: weight,
+                pool: pool)
+            return
+        }
         // gradColumns = weight^T · gradOutput needs the weight as [patch, outChannels] rows,
         // padded to a multiple of 4 rows for the tile.
         let transposed = packedWeightBuffer()
@@ -294,6 +361,40 @@ public final class Conv2dKernel: @unchecked Sendable {
         }
     }
 
+    /// Input gradient as the stride-1 convolution of gradOutput with the flipped, transposed
+    /// weight, split over samples. Each element is one FMA chain over (o, ky, kx).
+    private func backwardInputDirect(
+        plan: DirectConvPlan, gradInput: Tensor, gradOutput: Tensor, weight: Tensor,
+        pool: ThreadPool
+    ) {
+        let g = geometry
+        let k = g.kernelSize
+        let flipped = packedWeightBuffer().data
+        let depth = plan.depth
+        for o in 0..<g.outChannels {
+            for c in 0..<g.inChannels {
+                let source = weight.data + (o * g.inChannels + c) * k * k
+                let destination = flipped + c * depth + o * k * k
+                for ky in 0..<k {
+                    for kx in 0..<k {
+                        destination[ky * k + kx] = source[(k - 1 - ky) * k + (k - 1 - kx)]
+                    }
+                }
+            }
+        }
+        let inputStride = g.inChannels * g.inHeight * g.inWidth
+        let outputStride = g.outChannels * pixelCount
+        pool.parallelFor(g.batch) { samples, thread in
+            let padded = self.threadBackwardPadded[thread].data
+            for n in samples {
+                plan.copyInterior(source: gradOutput.data + n * outputStride, padded: padded)
+                plan.multiply(
+                    rows: g.inChannels, weight: flipped, padded: padded,
+                    output: gradInput.data + n * inputStride)
+            }
+        }
+    }
+
     /// Weight gradient, split over groups of `weightGroupRows` im2col rows (weight columns).
     ///
     /// Each thread builds the im2col rows of its group for a chunk of samples in its own
@@ -307,6 +408,17 @@ public final class Conv2dKernel: @unchecked Sendable {
     ) {
         let g = geometry
         gradWeight.fill(0)
+        if let plan = weightPlan {
+            prepareWeightPlanScratch(plan: plan, threads: pool.threadCount)
+            pool.parallelFor(plan.itemCount) { items, thread in
+                plan.accumulate(
+                    items: items, gradWeight: gradWeight.data, gradOutput: gradOutput.data,
+                    input: input.data, padded: self.threadWeightPadded[thread].data,
+                    transposed: self.threadTransposedGrad[thread].data,
+                    sums: self.threadWeightSums[thread].data)
+            }
+            return
+        }
         prepareWeightScratch(threads: pool.threadCount)
 
         // The dot products read `dotWidth` floats per row, so gradOutput rows need a zero tail
@@ -503,6 +615,26 @@ public final class Conv2dKernel: @unchecked Sendable {
             threadColumns.append(ScratchBuffer(count: paddedPatchSize * paddedPixelCount))
             threadProducts.append(ScratchBuffer(count: paddedOutChannels * paddedPixelCount))
         }
+        // The planes' borders stay zero: only `copyInterior` writes to these buffers.
+        if let plan = forwardPlan {
+            while threadForwardPadded.count < threads {
+                threadForwardPadded.append(ScratchBuffer(count: plan.paddedCount))
+            }
+        }
+        if let plan = backwardPlan {
+            while threadBackwardPadded.count < threads {
+                threadBackwardPadded.append(ScratchBuffer(count: plan.paddedCount))
+            }
+        }
+    }
+
+    private func prepareWeightPlanScratch(plan: WeightGradient3x3, threads: Int) {
+        // The padded planes' borders stay zero: only the plan's interior copies write there.
+        while threadWeightPadded.count < threads {
+            threadWeightPadded.append(ScratchBuffer(count: plan.paddedCount))
+            threadTransposedGrad.append(ScratchBuffer(count: plan.transposedCount))
+            threadWeightSums.append(ScratchBuffer(count: plan.itemCount * 9 * 32))
+        }
     }
 
     private func prepareWeightScratch(threads: Int) {
@@ -537,12 +669,12 @@ private func roundUp(_ value: Int, to multiple: Int) -> Int {
 }
 
 @inline(__always)
-private func loadVector(_ pointer: UnsafePointer<Float>) -> SIMD16<Float> {
+func loadVector(_ pointer: UnsafePointer<Float>) -> SIMD16<Float> {
     UnsafeRawPointer(pointer).loadUnaligned(as: SIMD16<Float>.self)
 }
 
 @inline(__always)
-private func storeVector(_ vector: SIMD16<Float>, _ pointer: UnsafeMutablePointer<Float>) {
+func storeVector(_ vector: SIMD16<Float>, _ pointer: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(pointer).storeBytes(of: vector, as: SIMD16<Float>.self)
 }
 

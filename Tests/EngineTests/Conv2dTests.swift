@@ -117,8 +117,19 @@ func convGradientsMatchFiniteDifferences(caseIndex: Int) {
 }
 
 /// Shapes that exercise the tile edges of the fast kernel: channel counts that are not
-/// multiples of 4, pixel counts that are not multiples of 64, and the ResNet shapes.
+/// multiples of 4, pixel counts that are not multiples of 64, and the ResNet shapes. The
+/// stride-1 cases with 8-, 16- and 32-pixel output rows take the direct path without im2col,
+/// in forward and (when 2 * padding = kernelSize - 1) in the input gradient.
 private let fastVersusReferenceCases: [ConvGeometry] = [
+    ConvGeometry(
+        batch: 3, inChannels: 32, outChannels: 32, inHeight: 16, inWidth: 16, kernelSize: 3,
+        stride: 1, padding: 1),
+    ConvGeometry(
+        batch: 2, inChannels: 12, outChannels: 8, inHeight: 8, inWidth: 16, kernelSize: 1,
+        stride: 1, padding: 0),
+    ConvGeometry(
+        batch: 2, inChannels: 6, outChannels: 8, inHeight: 18, inWidth: 18, kernelSize: 3,
+        stride: 1, padding: 0),
     ConvGeometry(
         batch: 5, inChannels: 16, outChannels: 16, inHeight: 32, inWidth: 32, kernelSize: 3,
         stride: 1, padding: 1),
@@ -183,10 +194,19 @@ func convFastMatchesReference(geometry g: ConvGeometry) {
         gradBias, expectedGradBias.doubles, tolerance: gradWeightTolerance, "\(label) gradBias")
 }
 
-@Test func convIsBitwiseIdenticalAcrossThreadCounts() {
-    let g = ConvGeometry(
+/// The im2col path (12x12, 20 output channels) and the paths without im2col (16x16, and 32
+/// output channels for the weight gradient).
+private let threadCountCases: [ConvGeometry] = [
+    ConvGeometry(
         batch: 9, inChannels: 8, outChannels: 20, inHeight: 12, inWidth: 12, kernelSize: 3,
-        stride: 1, padding: 1)
+        stride: 1, padding: 1),
+    ConvGeometry(
+        batch: 9, inChannels: 8, outChannels: 32, inHeight: 16, inWidth: 16, kernelSize: 3,
+        stride: 1, padding: 1),
+]
+
+@Test(arguments: threadCountCases)
+func convIsBitwiseIdenticalAcrossThreadCounts(geometry g: ConvGeometry) {
     var generator = SeededGenerator(seed: 11)
     let input = randomTensor(g.inputShape, &generator)
     let weight = randomTensor(g.weightShape, &generator)
@@ -218,10 +238,20 @@ func convFastMatchesReference(geometry g: ConvGeometry) {
 
 /// Integer inputs and gradients of magnitude <= 3 make every partial sum an exactly
 /// representable integer, so any lost or doubled update from a race changes the result.
-@Test func convGradWeightHasNoRace() {
-    let g = ConvGeometry(
+/// The second and third geometries take the weight-gradient paths without im2col rows: 16
+/// output channels per work item (10x10), and lanes over 16-pixel output rows (16x16).
+@Test(arguments: [
+    ConvGeometry(
         batch: 7, inChannels: 6, outChannels: 12, inHeight: 10, inWidth: 10, kernelSize: 3,
-        stride: 1, padding: 1)
+        stride: 1, padding: 1),
+    ConvGeometry(
+        batch: 7, inChannels: 8, outChannels: 16, inHeight: 10, inWidth: 10, kernelSize: 3,
+        stride: 1, padding: 1),
+    ConvGeometry(
+        batch: 7, inChannels: 8, outChannels: 16, inHeight: 16, inWidth: 16, kernelSize: 3,
+        stride: 1, padding: 1),
+])
+func convGradWeightHasNoRace(geometry g: ConvGeometry) {
     var generator = SeededGenerator(seed: 13)
     let input = randomIntegerTensor(g.inputShape, in: -3...3, &generator)
     let weight = randomIntegerTensor(g.weightShape, in: -3...3, &generator)

@@ -1,0 +1,225 @@
+/// Stride-1 convolution without an im2col matrix.
+///
+/// The source planes are copied once into a buffer with a zero border of `padding` pixels.
+/// In that padded copy, im2col row (c, ky, kx) at output pixel (oy, ox) is the element at
+/// `c * paddedPlane + (oy + ky) * paddedWidth + ox + kx`. So the micro-kernel reads each
+/// 16-pixel vector of the im2col matrix straight from the padded planes, at a per-row offset
+/// plus a per-vector offset, and nothing copies the 9x larger im2col matrix.
+///
+/// Each output element is the same FMA chain, over the same products in the same order, as
+/// the im2col GEMM computes, so the forward results are bitwise the same as that path's.
+struct DirectConvPlan {
+    /// Channels of the source planes, which the depth of the product runs over.
+    let channels: Int
+    let kernelSize: Int
+    let padding: Int
+    /// Source plane size, equal to the output plane size (stride 1, 2 * padding = k - 1) or
+    /// larger (padding smaller than that).
+    let height: Int
+    let width: Int
+    let outHeight: Int
+    let outWidth: Int
+    let paddedWidth: Int
+    let paddedPlane: Int
+    /// Per im2col row (c, ky, kx): its element offset in the padded planes.
+    let rowOffsets: UnsafeMutablePointer<Int>
+
+    var depth: Int { channels * kernelSize * kernelSize }
+    var pixelCount: Int { outHeight * outWidth }
+    var paddedCount: Int { channels * paddedPlane }
+
+    /// Whether the direct path handles this stride-1 shape: whole 64-pixel tiles, and each
+    /// 16-pixel vector inside one output row, or an 8-pixel output row per half vector.
+    static func supports(outHeight: Int, outWidth: Int) -> Bool {
+        (outHeight * outWidth) % 64 == 0 && (outWidth % 16 == 0 || outWidth == 8)
+    }
+
+    init(channels: Int, height: Int, width: Int, kernelSize: Int, padding: Int) {
+        self.channels = channels
+        self.kernelSize = kernelSize
+        self.padding = padding
+        self.height = height
+        self.width = width
+        outHeight = height + 2 * padding - kernelSize + 1
+        outWidth = width + 2 * padding - kernelSize + 1
+        paddedWidth = width + 2 * padding
+        paddedPlane = (height + 2 * padding) * paddedWidth
+        let depth = channels * kernelSize * kernelSize
+        rowOffsets = UnsafeMutablePointer<Int>.allocate(capacity: depth)
+        for c in 0..<channels {
+            for ky in 0..<kernelSize {
+                for kx in 0..<kernelSize {
+                    rowOffsets[(c * kernelSize + ky) * kernelSize + kx] =
+                        c * paddedPlane + ky * paddedWidth + kx
+                }
+            }
+        }
+    }
+
+    /// Releases `rowOffsets`. The owner calls it once, in its `deinit`.
+    func deallocate() {
+        rowOffsets.deallocate()
+    }
+
+    /// Copies the source planes of one sample into the interior of `padded`, whose border
+    /// the caller zeroed once and nothing writes.
+    func copyInterior(source: UnsafePointer<Float>, padded: UnsafeMutablePointer<Float>) {
+        for c in 0..<channels {
+            let plane = source + c * height * width
+            let destination = padded + c * paddedPlane + padding * paddedWidth + padding
+            for y in 0..<height {
+                let row = plane + y * width
+                let target = destination + y * paddedWidth
+                for x in 0..<width { target[x] = row[x] }
+            }
+        }
+    }
+
+    /// Writes `output = weight · im2col(padded)` for one sample. `weight` is
+    /// `[rows, depth]` with `rows` a multiple of 4, and `output` is `[rows, pixelCount]`.
+    func multiply(
+        rows: Int, weight: UnsafePointer<Float>, padded: UnsafePointer<Float>,
+        output: UnsafeMutablePointer<Float>
+    ) {
+        if outWidth % 16 == 0 {
+            multiplyTiles(rows: rows, weight: weight, padded: padded, output: output, split: false)
+        } else {
+            multiplyTiles(rows: rows, weight: weight, padded: padded, output: output, split: true)
+        }
+    }
+
+    /// Offset in the padded plane of output pixel `pixel`, for the row offset zero.
+    @inline(__always)
+    private func pixelOffset(_ pixel: Int) -> Int {
+        pixel / outWidth * paddedWidth + pixel % outWidth
+    }
+
+    @inline(__always)
+    private func multiplyTiles(
+        rows: Int, weight: UnsafePointer<Float>, padded: UnsafePointer<Float>,
+        output: UnsafeMutablePointer<Float>, split: Bool
+    ) {
+        var tileStart = 0
+        while tileStart < pixelCount {
+            // Low and high half of each of the tile's four vectors. Without `split` a vector
+            // lies in one output row and only the low offsets are read.
+            let offsets = VectorOffsets(
+                low: (
+                    pixelOffset(tileStart), pixelOffset(tileStart + 16),
+                    pixelOffset(tileStart + 32), pixelOffset(tileStart + 48)
+                ),
+                high: (
+                    pixelOffset(tileStart + 8), pixelOffset(tileStart + 24),
+                    pixelOffset(tileStart + 40), pixelOffset(tileStart + 56)
+                ))
+            var row = 0
+            while row < rows {
+                directTile(
+                    depth: depth, a: weight + row * depth, aStride: depth, padded: padded,
+                    rowOffsets: rowOffsets, offsets: offsets, split: split,
+                    c: output + row * pixelCount + tileStart, cStride: pixelCount)
+                row += 4
+            }
+            tileStart += 64
+        }
+    }
+}
+
+struct VectorOffsets {
+    var low: (Int, Int, Int, Int)
+    var high: (Int, Int, Int, Int)
+}
+
+@inline(__always)
+private func loadPixels(
+    _ base: UnsafePointer<Float>, _ low: Int, _ high: Int, split: Bool
+) -> SIMD16<Float> {
+    if split {
+        let lowHalf = UnsafeRawPointer(base + low).loadUnaligned(as: SIMD8<Float>.self)
+        let highHalf = UnsafeRawPointer(base + high).loadUnaligned(as: SIMD8<Float>.self)
+        return SIMD16(lowHalf: lowHalf, highHalf: highHalf)
+    }
+    return UnsafeRawPointer(base + low).loadUnaligned(as: SIMD16<Float>.self)
+}
+
+@inline(__always)
+private func storePixels(_ vector: SIMD16<Float>, _ pointer: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(pointer).storeBytes(of: vector, as: SIMD16<Float>.self)
+}
+
+/// Computes one 4 x 64 tile of `A · im2col(padded)` in sixteen SIMD16 accumulators, with one
+/// FMA chain per element over the depth in increasing order.
+@inline(__always)
+private func directTile(
+    depth: Int, a: UnsafePointer<Float>, aStride: Int, padded: UnsafePointer<Float>,
+    rowOffsets: UnsafePointer<Int>, offsets: VectorOffsets, split: Bool,
+    c: UnsafeMutablePointer<Float>, cStride: Int
+) {
+    var c00 = SIMD16<Float>()
+    var c01 = SIMD16<Float>()
+    var c02 = SIMD16<Float>()
+    var c03 = SIMD16<Float>()
+    var c10 = SIMD16<Float>()
+    var c11 = SIMD16<Float>()
+    var c12 = SIMD16<Float>()
+    var c13 = SIMD16<Float>()
+    var c20 = SIMD16<Float>()
+    var c21 = SIMD16<Float>()
+    var c22 = SIMD16<Float>()
+    var c23 = SIMD16<Float>()
+    var c30 = SIMD16<Float>()
+    var c31 = SIMD16<Float>()
+    var c32 = SIMD16<Float>()
+    var c33 = SIMD16<Float>()
+
+    let a0 = a
+    let a1 = a + aStride
+    let a2 = a + 2 * aStride
+    let a3 = a + 3 * aStride
+    let (l0, l1, l2, l3) = offsets.low
+    let (h0, h1, h2, h3) = offsets.high
+    for d in 0..<depth {
+        let base = padded + rowOffsets[d]
+        let b0 = loadPixels(base, l0, h0, split: split)
+        let b1 = loadPixels(base, l1, h1, split: split)
+        let b2 = loadPixels(base, l2, h2, split: split)
+        let b3 = loadPixels(base, l3, h3, split: split)
+        let w0 = SIMD16<Float>(repeating: a0[d])
+        c00.addProduct(w0, b0)
+        c01.addProduct(w0, b1)
+        c02.addProduct(w0, b2)
+        c03.addProduct(w0, b3)
+        let w1 = SIMD16<Float>(repeating: a1[d])
+        c10.addProduct(w1, b0)
+        c11.addProduct(w1, b1)
+        c12.addProduct(w1, b2)
+        c13.addProduct(w1, b3)
+        let w2 = SIMD16<Float>(repeating: a2[d])
+        c20.addProduct(w2, b0)
+        c21.addProduct(w2, b1)
+        c22.addProduct(w2, b2)
+        c23.addProduct(w2, b3)
+        let w3 = SIMD16<Float>(repeating: a3[d])
+        c30.addProduct(w3, b0)
+        c31.addProduct(w3, b1)
+        c32.addProduct(w3, b2)
+        c33.addProduct(w3, b3)
+    }
+
+    storePixels(c00, c)
+    storePixels(c01, c + 16)
+    storePixels(c02, c + 32)
+    storePixels(c03, c + 48)
+    storePixels(c10, c + cStride)
+    storePixels(c11, c + cStride + 16)
+    storePixels(c12, c + cStride + 32)
+    storePixels(c13, c + cStride + 48)
+    storePixels(c20, c + 2 * cStride)
+    storePixels(c21, c + 2 * cStride + 16)
+    storePixels(c22, c + 2 * cStride + 32)
+    storePixels(c23, c + 2 * cStride + 48)
+    storePixels(c30, c + 3 * cStride)
+    storePixels(c31, c + 3 * cStride + 16)
+    storePixels(c32, c + 3 * cStride + 32)
+    storePixels(c33, c + 3 * cStride + 48)
+}
