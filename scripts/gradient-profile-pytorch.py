@@ -5,8 +5,8 @@ input, at initialisation, in training mode, on one fixed batch.
 
 Usage (with /work/venv/bin/python, torch 2.13 CPU and numpy):
   gradient-profile-pytorch.py --write-batch FILE [--seed N]
-      write a batch file of 32 images 3x32x32 drawn from N(0, 1) and labels drawn from
-      0..9, from the seed (default 0), for resnet-tui's --batch-file
+      write a batch file for resnet-tui's --batch-file: 32 images 3x32x32 drawn from
+      N(0, 1) and labels drawn from 0..9, from the seed (default 0)
   gradient-profile-pytorch.py BATCH_FILE [--seed N]
       print the table of gradient-profile.sh for networks that PyTorch initialises as
       torchvision does (Kaiming normal, fan_out) from torch.manual_seed(N)
@@ -49,9 +49,10 @@ def metadata(name, batch_norm):
 
 
 def build(name, batch_norm, zero_init_residual, seed):
-    """The network initialised as torchvision's ResNet does. With zero_init_residual each
-    block's last batch-norm weight starts at zero (as torchvision's option), or without
-    batch norm its last convolution's weight (as resnet-tui's --zero-init-residual)."""
+    """Build the network and initialise it as torchvision's ResNet does. With
+    zero_init_residual each block's last batch-norm weight starts at zero, as torchvision's
+    option does. Without batch norm the last convolution's weight starts at zero instead,
+    as resnet-tui's --zero-init-residual does."""
     torch.manual_seed(seed)
     net = fixtures.Net(fixtures.spec_from_metadata(metadata(name, batch_norm)))
     fixtures.initialize(net)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Prints, for resnet and plain networks of depth 20, 56 and 110 at initialisation, the norm
-# of the loss gradient at the first block's input divided by the norm at the last block's
-# input, with batch norm and without (--no-bn), and for resnet with --zero-init-residual.
+# Prints the norm of the loss gradient at the first block's input divided by the norm at
+# the last block's input, at initialisation. The rows are resnet, plain and resnet with
+# --zero-init-residual at depths 20, 56 and 110, each with batch norm and without (--no-bn).
 # Each cell is one `resnet-tui trace` iteration with learning rate 0 on one batch of 32
 # images of 3x32x32: the first batch of the shapes data, or the batch in BATCH_FILE.
 #
@@ -27,7 +27,8 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
 # Prints "RATIO LOSS" for one configuration, from trace's "iteration 1: loss L, ... = R"
-# line; the ratio is n/a when the line has none (a non-finite loss stops the iteration).
+# line. The ratio is n/a when the line has none, because a non-finite loss stops the
+# iteration before the backward pass.
 measure() {
     local line loss ratio
     line=$("$binary" trace --out "$out" --steps 1 --lr 0 --momentum 0 --weight-decay 0 \

@@ -67,7 +67,7 @@ func readSafetensors(_ path: String) throws -> [String: StoredTensor] {
     return tensors
 }
 
-/// A batch of `count` images of 1x8x8 with pseudo-random pixels and labels 0...9.
+/// Returns a batch of `count` images of 1x8x8 with pseudo-random pixels and labels 0...9.
 func batchTensors(count: Int = 4, channels: Int = 1, labelShift: Int64 = 0)
     -> [(String, StoredTensor)]
 {
@@ -112,7 +112,7 @@ func iterationLosses(_ output: String) -> [String] {
             #expect(gradient.shape == checkpoint[name]?.shape, "\(name)")
         }
 
-        // The file holds the last iteration's gradients: their norms equal the norms that
+        // The file contains the last iteration's gradients: their norms equal the norms that
         // trace.jsonl reports for that iteration's backward pass.
         let lines = try String(contentsOfFile: directory + "/trace.jsonl", encoding: .utf8)
         var reported: [String: Double] = [:]

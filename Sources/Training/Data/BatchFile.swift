@@ -2,7 +2,7 @@ import Engine
 
 /// One batch read from a safetensors file with exactly two tensors: `images` (F32, shape
 /// N,C,H,W, already normalised) and `labels` (I64, shape N). The reader checks dtypes,
-/// shapes and finite pixel values; `check` then compares the batch with a model's input.
+/// shapes and finite pixel values, and `check` compares the batch with a model's input.
 public struct BatchFile: Sendable {
     public let path: String
     /// N, C, H, W.
@@ -23,7 +23,7 @@ public struct BatchFile: Sendable {
         return try BatchFile(file, path: path)
     }
 
-    /// Validates the tensors of `file`; `path` names the source in errors.
+    /// Validates the tensors of `file`. `path` names the source in errors.
     public init(_ file: SafetensorsFile, path: String) throws(BatchFileError) {
         func invalid(_ message: String) -> BatchFileError {
             BatchFileError(path: path, message: message)
@@ -108,7 +108,7 @@ public struct BatchFileError: Error, Equatable, CustomStringConvertible {
 public final class FixedBatchSource: BatchSource, @unchecked Sendable {
     public let name: String
     private let batch: BatchFile
-    private var taken = 0
+    private var batchesTaken = 0
 
     public init(_ batch: BatchFile, name: String) {
         self.batch = batch
@@ -119,7 +119,7 @@ public final class FixedBatchSource: BatchSource, @unchecked Sendable {
         precondition(images.shape == batch.shape, "batch \(batch.shape) into \(images.shape)")
         for index in batch.images.indices { images[index] = batch.images[index] }
         labels = batch.labels
-        taken += 1
-        return taken - 1
+        batchesTaken += 1
+        return batchesTaken - 1
     }
 }
