@@ -104,6 +104,7 @@ func runTrace(_ parsed: ParsedArguments) throws {
     for iteration in 0..<steps {
         var lines = Data()
         gradients = nil
+        var phase = Phase.loadBatch
         repeat {
             // The update changes the weights the gradients belong to, so the last
             // iteration's gradients are copied just before it.
@@ -111,7 +112,7 @@ func runTrace(_ parsed: ParsedArguments) throws {
             if iteration == steps - 1, case .update = next {
                 gradients = gradientFile(stepper.model, iteration: iteration + 1)
             }
-            let phase = stepper.advance()
+            phase = stepper.advance()
             let record = traceRecord(phase, stepper: stepper, parameterGroups: parameterGroups)
             lines.append(try encoder.encode(record))
             lines.append(0x0a)
@@ -123,7 +124,16 @@ func runTrace(_ parsed: ParsedArguments) throws {
                 description: "\(path): write failed (\(error.localizedDescription)); "
                     + "check free disk space")
         }
-        printLine(iterationSummary(stepper.snapshot))
+        if case .loss = phase {
+            // The stepper ends an iteration at a non-finite loss, so it has no record.
+            let loss = stepper.snapshot.currentLoss ?? .nan
+            let value = loss.isNaN ? "NaN" : (loss > 0 ? "+Inf" : "-Inf")
+            printLine(
+                "iteration \(iteration + 1): loss \(value), so the iteration stopped before the "
+                    + "backward pass and the update")
+        } else {
+            printLine(iterationSummary(stepper.snapshot))
+        }
     }
     printLine("wrote \(path)")
     try writeTraceCheckpoints(directory: directory, model: stepper.model, gradients: gradients)

@@ -242,6 +242,23 @@ func iterationLosses(_ output: String) -> [String] {
         #expect(!FileManager.default.fileExists(atPath: directory + "/trace.jsonl"))
     }
 
+    @Test func divergedIterationWritesNoGradients() throws {
+        let directory = try makeTemporaryDirectory()
+        let stale = directory + "/grads.safetensors"
+        FileManager.default.createFile(atPath: stale, contents: Data("old".utf8))
+        // Learning rate 100 without batch norm: iteration 2 reaches a loss near 3e10 and
+        // iteration 3 a loss of NaN.
+        let result = try run(
+            ["trace", "--out", directory, "--batch", "4", "--steps", "3", "--lr", "100", "--no-bn"]
+                + model)
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(
+            result.stdout.contains("iteration 3: loss NaN, so the iteration stopped"),
+            "\(result.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: stale))
+        #expect(FileManager.default.fileExists(atPath: directory + "/after.safetensors"))
+    }
+
     @Test func batchSizeFlagMustMatchFile() throws {
         let directory = try makeTemporaryDirectory()
         let path = directory + "/batch.safetensors"
