@@ -151,8 +151,8 @@ private func makeTraceStepper(_ parsed: ParsedArguments) throws -> Stepper {
     guard (2...4096).contains(batch.count) else {
         throw BatchFileError(
             path: batchPath,
-            message: "images has \(batch.count) images, expected 2 to 4096 (batch norm in "
-                + "training needs at least 2)")
+            message: "images has \(batch.count) image\(batch.count == 1 ? "" : "s"), "
+                + "expected 2 to 4096 (batch norm in training needs at least 2)")
     }
     if let requested = parsed.values["batch"], Int(requested) != batch.count {
         throw UsageError(

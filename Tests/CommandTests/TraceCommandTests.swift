@@ -190,7 +190,7 @@ func iterationLosses(_ output: String) -> [String] {
         ("no labels", "missing tensor 'labels'"),
         ("extra tensor", "unexpected tensor 'weights'"),
         ("NaN pixel", "images contains nan at element 5"),
-        ("one image", "images has 1 images, expected 2 to 4096"),
+        ("one image", "images has 1 image, expected 2 to 4096"),
         ("truncated", "runs past the end"),
     ])
     func badBatchFileRejected(problem: String, message: String) throws {
