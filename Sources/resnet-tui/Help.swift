@@ -109,7 +109,8 @@ let flagHelp: [String: (placeholder: String, text: String)] = [
     "batch-file": (
         "FILE",
         "safetensors file with `images` (F32, N,C,H,W, normalised) and `labels` (I64, N) to "
-            + "use in every iteration (not supported yet)"
+            + "use in every iteration; it sets the batch size and, for the shapes data, the "
+            + "image size"
     ),
     "step": ("H", "finite-difference step"),
     "samples": ("K", "coordinates checked per tensor"),

@@ -8,8 +8,11 @@ let traceCommand = CommandDescription(
         per phase (load_batch, forward, loss, backward, update) with the layer, the statistics
         and histogram of its output in the forward pass, and in the backward pass the norm of
         the gradient reaching its input, split for blocks into the skip and residual paths,
-        and each parameter's gradient norm. Prints the loss of each iteration and the ratio of
-        the first block's input-gradient norm to the last block's.
+        and each parameter's gradient norm. Also writes DIR/grads.safetensors, every
+        parameter's gradient of the last iteration before its update (an unused projection's
+        as zeros), and DIR/after.safetensors, the checkpoint after the last update, which
+        --load reads. Prints the loss of each iteration and the ratio of the first block's
+        input-gradient norm to the last block's.
         """,
     usage: "resnet-tui trace --out DIR [--steps N] [options]",
     flags: commonFlags + modelFlags + checkpointFlags + [
@@ -20,6 +23,7 @@ let traceCommand = CommandDescription(
     notes: """
         Example:
           resnet-tui trace --model resnet20 --out trace-resnet20 --steps 1
+          resnet-tui trace --model plain56 --batch-file batch.safetensors --out t --lr 0
         """)
 
 /// One line of trace.jsonl. Fields that do not apply to a phase are left out.
@@ -68,15 +72,8 @@ func runTrace(_ parsed: ParsedArguments) throws {
     guard let directory = parsed.values["out"] else {
         throw UsageError(description: "missing --out DIR: the directory to write trace.jsonl to")
     }
-    if let batchFile = parsed.values["batch-file"] {
-        // TODO: read `images` and `labels` from the safetensors batch file, once the
-        // checkpoint reader is merged, and feed that batch to every iteration.
-        throw TrainingFailure(
-            description: "--batch-file \(batchFile): batch files are not supported yet by "
-                + "this build; leave --batch-file out to trace batches of --data")
-    }
     let steps = try parsed.int("steps", default: 1, range: 1...1_000_000)
-    let (stepper, _) = try makeTrainingRun(parsed)
+    let stepper = try makeTraceStepper(parsed)
 
     do {
         try FileManager.default.createDirectory(
@@ -102,11 +99,20 @@ func runTrace(_ parsed: ParsedArguments) throws {
     encoder.nonConformingFloatEncodingStrategy = .convertToString(
         positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
     let parameterGroups = groupParametersByLayer(stepper)
+    var gradients: SafetensorsFile?
 
-    for _ in 0..<steps {
+    for iteration in 0..<steps {
         var lines = Data()
+        gradients = nil
+        var phase = Phase.loadBatch
         repeat {
-            let phase = stepper.advance()
+            // The update changes the weights the gradients belong to, so the last
+            // iteration's gradients are copied just before it.
+            let next = stepper.snapshot.phases[stepper.snapshot.nextPhase]
+            if iteration == steps - 1, case .update = next {
+                gradients = gradientFile(stepper.model, iteration: iteration + 1)
+            }
+            phase = stepper.advance()
             let record = traceRecord(phase, stepper: stepper, parameterGroups: parameterGroups)
             lines.append(try encoder.encode(record))
             lines.append(0x0a)
@@ -118,12 +124,89 @@ func runTrace(_ parsed: ParsedArguments) throws {
                 description: "\(path): write failed (\(error.localizedDescription)); "
                     + "check free disk space")
         }
-        printLine(iterationSummary(stepper.snapshot))
+        if case .loss = phase {
+            // The stepper ends an iteration at a non-finite loss, so it has no record.
+            let loss = stepper.snapshot.currentLoss ?? .nan
+            let value = loss.isNaN ? "NaN" : (loss > 0 ? "+Inf" : "-Inf")
+            printLine(
+                "iteration \(iteration + 1): loss \(value), so the iteration stopped before the "
+                    + "backward pass and the update")
+        } else {
+            printLine(iterationSummary(stepper.snapshot))
+        }
     }
-    // TODO: write DIR/grads.safetensors (the last iteration's gradients, before the update)
-    // and DIR/after.safetensors (the checkpoint after the last update) with the checkpoint
-    // writer, once it is merged. Gradients would have to be copied before the update phase.
     printLine("wrote \(path)")
+    try writeTraceCheckpoints(directory: directory, model: stepper.model, gradients: gradients)
+    try saveIfRequested(parsed, model: stepper.model)
+}
+
+/// Builds the stepper of a trace. With `--batch-file` the model is built for the file's
+/// batch size and, for the shapes data without `--input`, for its image size, and every
+/// iteration takes that batch.
+private func makeTraceStepper(_ parsed: ParsedArguments) throws -> Stepper {
+    guard let batchPath = parsed.values["batch-file"] else {
+        return try makeTrainingRun(parsed).stepper
+    }
+    let batch = try BatchFile.read(path: batchPath)
+    guard (2...4096).contains(batch.count) else {
+        throw BatchFileError(
+            path: batchPath,
+            message: "images has \(batch.count) image\(batch.count == 1 ? "" : "s"), "
+                + "expected 2 to 4096 (batch norm in training needs at least 2)")
+    }
+    if let requested = parsed.values["batch"], Int(requested) != batch.count {
+        throw UsageError(
+            description: "--batch \(requested) differs from the \(batch.count) images of "
+                + "\(batchPath); leave --batch out to use the file's batch size")
+    }
+    var arguments = parsed.arguments + ["--batch", String(batch.count)]
+    let dataName = parsed.string("data", default: "shapes")
+    if parsed.values["input"] == nil, dataName == "shapes" {
+        arguments += ["--input", batch.shape.dropFirst().map(String.init).joined(separator: ",")]
+    }
+    let run = try makeTrainingRun(try traceCommand.parse(arguments))
+    let model = run.stepper.model
+    try batch.check(
+        channels: model.config.inputChannels, height: model.config.inputHeight,
+        width: model.config.inputWidth, classCount: model.config.classCount)
+    return Stepper(
+        model: model, data: FixedBatchSource(batch, name: batchPath), pool: run.stepper.pool,
+        optimizer: run.stepper.optimizer, seed: run.stepper.seed)
+}
+
+/// Returns every parameter's current gradient under its state-dict name, with the model's
+/// checkpoint metadata and the iteration the gradients come from.
+private func gradientFile(_ model: ResNet, iteration: Int) -> SafetensorsFile {
+    var metadata = model.config.checkpointMetadata
+    metadata["content"] = "gradients"
+    metadata["iteration"] = String(iteration)
+    let tensors = model.parameters.map { parameter in
+        SafetensorsTensor(
+            name: parameter.name, shape: parameter.gradient.shape,
+            floats: parameter.gradient.toArray())
+    }
+    return SafetensorsFile(metadata: metadata, tensors: tensors)
+}
+
+/// Writes DIR/after.safetensors and, when the last iteration reached its update,
+/// DIR/grads.safetensors. A diverged last iteration has no gradients, so a grads file left
+/// by an earlier trace is removed rather than kept beside the new trace.
+private func writeTraceCheckpoints(
+    directory: String, model: ResNet, gradients: SafetensorsFile?
+) throws {
+    let afterPath = (directory as NSString).appendingPathComponent("after.safetensors")
+    let gradientsPath = (directory as NSString).appendingPathComponent("grads.safetensors")
+    if let gradients {
+        try gradients.write(to: gradientsPath)
+        printLine("wrote \(gradientsPath)")
+    } else {
+        try? FileManager.default.removeItem(atPath: gradientsPath)
+        printLine(
+            "no \(gradientsPath): the last iteration's loss is not finite, so it has no "
+                + "gradients")
+    }
+    try model.saveCheckpoint(to: afterPath)
+    printLine("wrote \(afterPath)")
 }
 
 /// Builds the trace line for `phase`, which `stepper` has just run.
