@@ -155,6 +155,51 @@ struct RobustnessTests {
         try Self.expectSameTerminal(before: before, after: after, tmux)
     }
 
+    /// The UI thread never waits for the engine: while a long iteration computes, `?` opens
+    /// the help and Esc closes it before the iteration ends. Nothing is timed; the check is
+    /// that the status line still shows the iteration under way.
+    @Test func keysAnswerWhileIterationComputes() throws {
+        let tmux = try Tmux(width: 120, height: 40)
+        let (before, after) = try Self.start(
+            tmux, arguments: "--model resnet56 --batch 256 --threads 2")
+        _ = try tmux.waitFor(text: "network")
+        try tmux.keys("s")
+        _ = try tmux.waitFor(text: "fwd")
+        try tmux.keys("?")
+        var screen = try tmux.waitFor(text: "keys (? or Esc closes)")
+        #expect(screen.contains { $0.contains("keys (? or Esc closes)") }, "help did not open")
+        #expect(
+            screen.contains { $0.contains("iter 0 done") },
+            "the iteration ended first, so this proves nothing:\n\(screen.joined(separator: "\n"))")
+        try tmux.keys("Escape")
+        screen = try tmux.waitFor { !$0.contains { $0.contains("keys (? or Esc closes)") } }
+        #expect(!screen.contains { $0.contains("keys (? or Esc closes)") }, "help did not close")
+        try tmux.keys("q")
+        screen = try Self.exitLine(tmux)
+        #expect(screen.contains { $0.contains("EXIT=0") }, "\(screen.joined(separator: "\n"))")
+        try Self.expectSameTerminal(before: before, after: after, tmux)
+    }
+
+    /// Ctrl-S stops the terminal from reading the program's output, so its writes block;
+    /// Ctrl-Q lets them through again, and the UI must carry on and quit cleanly.
+    @Test func outputPausedAndResumed() throws {
+        let tmux = try Tmux(width: 100, height: 30)
+        let (before, after) = try Self.start(tmux)
+        _ = try tmux.waitFor(text: "network")
+        try tmux.keys("Space")
+        _ = try tmux.waitFor(text: "RUNNING")
+        try tmux.keys("C-s")
+        usleep(1_500_000)
+        try tmux.keys("C-q")
+        try tmux.keys("Space")
+        var screen = try tmux.waitFor(text: "PAUSED")
+        #expect(screen.contains { $0.contains("PAUSED") }, "\(screen.joined(separator: "\n"))")
+        try tmux.keys("q")
+        screen = try Self.exitLine(tmux)
+        #expect(screen.contains { $0.contains("EXIT=0") }, "\(screen.joined(separator: "\n"))")
+        try Self.expectSameTerminal(before: before, after: after, tmux)
+    }
+
     @Test func standardOutputClosed() throws {
         let tmux = try Tmux(width: 100, height: 30)
         let (before, after) = try Self.start(tmux, arguments: "--model resnet8 >&-")
