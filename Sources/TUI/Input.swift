@@ -179,6 +179,8 @@ public enum DetailView: Sendable, Equatable, CaseIterable {
     case featureMap
     /// The same sample of the input images, so the user sees what goes in.
     case input
+    /// The forward and backward rules of the current layer with shapes and norms.
+    case formulas
 
     /// The view that Tab moves to.
     public var next: DetailView {

@@ -52,11 +52,11 @@ func gradientMap(layer: Int = 2) -> FeatureMap {
     let snapshot = Fixtures.backwardThroughLayer1()
     var state = UIState(snapshot: snapshot)
     var seen: [DetailView] = [state.detailView]
-    for _ in 0..<3 {
+    for _ in 0..<4 {
         state = handleKey(.character("\t"), state: state, snapshot: snapshot).state
         seen.append(state.detailView)
     }
-    #expect(seen == [.statistics, .featureMap, .input, .statistics])
+    #expect(seen == [.statistics, .featureMap, .input, .formulas, .statistics])
 }
 
 @Test func bracketKeysRequestChannelAndSample() {
@@ -132,4 +132,25 @@ func gradientMap(layer: Int = 2) -> FeatureMap {
     // A click outside the network panel changes nothing.
     _ = controller.handle(.click(x: 119, y: 39))
     #expect(controller.state.selectedLayer == 3)
+}
+
+@Test func formulasFollowTheStepper() {
+    // Fixture: the backward pass has just run through layer1.0 (index 1), a block whose
+    // skip was off.
+    let snapshot = Fixtures.backwardThroughLayer1()
+    let lines = Formulas(snapshot: snapshot, selectedLayer: 3).lines
+    let text = lines.joined(separator: "\n")
+    #expect(lines.first?.hasPrefix("layer1.0:") == true, "\(text)")
+    #expect(text.contains("O = relu(F(x) + S(x))"), "\(text)")
+    #expect(text.contains("S(x) = 0 (skip off)"), "\(text)")
+    #expect(text.contains("dL/dx = S^T(g) + F^T(g)"), "\(text)")
+    #expect(text.contains("2.6e-04 (residual)"), "\(text)")
+}
+
+@Test func formulasOfLossAfterLossPhase() {
+    var snapshot = Fixtures.backwardThroughLayer1()
+    snapshot.nextPhase = snapshot.phases.firstIndex(of: .loss)! + 1
+    let text = Formulas(snapshot: snapshot, selectedLayer: 1).lines.joined(separator: "\n")
+    #expect(text.contains("dL/dz = (p - onehot(label)) / B"), "\(text)")
+    #expect(text.contains("L = 1.234"), "\(text)")
 }

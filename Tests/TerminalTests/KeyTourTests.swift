@@ -50,6 +50,7 @@ struct KeyTourTests {
         try Self.press(tmux, ["}"], expect: "sample 2/32")
         try Self.press(tmux, ["{"], expect: "sample 1/32")
         try Self.press(tmux, ["Tab"], expect: "input image (Tab)")
+        try Self.press(tmux, ["Tab"], expect: "formulas of the current layer (Tab)")
         try Self.press(tmux, ["Tab"], expect: "statistics (Tab)")
         try Self.press(tmux, ["c"], expect: "A vs B")
         try Self.press(tmux, ["s"], expect: "A ─ ")

@@ -28,9 +28,14 @@ public struct DetailPanel {
         case .statistics: viewName = "statistics"
         case .featureMap: viewName = "feature map"
         case .input: viewName = "input image"
+        case .formulas: viewName = "formulas"
         }
-        buffer.drawBox(
-            rect, title: "selected: \(layer.name) · \(viewName) (Tab)", style: Theme.border)
+        // The formulas follow the stepper, not the selection, so their title says so.
+        let title =
+            state.detailView == .formulas
+            ? "formulas of the current layer (Tab)"
+            : "selected: \(layer.name) · \(viewName) (Tab)"
+        buffer.drawBox(rect, title: title, style: Theme.border)
         let inside = rect.inset(by: 1)
         guard !inside.isEmpty else { return }
         switch state.detailView {
@@ -42,6 +47,13 @@ public struct DetailPanel {
             drawHeatMap(map, of: layer.name, inside: inside, on: &buffer)
         case .input:
             drawHeatMap(snapshot.inputMap, of: "input", inside: inside, on: &buffer)
+        case .formulas:
+            let lines = Formulas(snapshot: snapshot, selectedLayer: state.selectedLayer).lines
+            buffer.withClip(inside) { buffer in
+                for (row, line) in lines.enumerated() where row < inside.height {
+                    buffer.put(line, x: inside.x + 1, y: inside.y + row)
+                }
+            }
         }
     }
 
