@@ -125,6 +125,9 @@ public func handleKey(_ key: KeyEvent, state: UIState, snapshot: SessionSnapshot
     case .character("x"):
         guard let selected = next.selectedLayer else { return KeyOutcome(state: next) }
         return KeyOutcome(state: next, command: .whatIf(layer: selected))
+    case .character("g"):
+        guard let selected = next.selectedLayer else { return KeyOutcome(state: next) }
+        return KeyOutcome(state: next, command: .gradientCheck(layer: selected))
     case .character("w"):
         return KeyOutcome(state: next, command: .saveCheckpoint)
     case .character("c"):

@@ -297,6 +297,8 @@ public enum SessionCommand: Sendable, Equatable {
     case toggleCompare
     /// Saves the model's checkpoint.
     case saveCheckpoint
+    /// Checks the gradients of this layer's parameters against finite differences.
+    case gradientCheck(layer: Int)
     /// Recomputes the current iteration with this block's skip flipped, for display only.
     case whatIf(layer: Int)
 }

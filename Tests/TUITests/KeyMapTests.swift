@@ -25,6 +25,8 @@ import Training
         (.character("-"), .scaleLearningRate(0.5)),
         (.character("r"), .resetWeights),
         (.character("w"), .saveCheckpoint),
+        (.character("g"), .gradientCheck(layer: 2)),
+        (.character("x"), .whatIf(layer: 2)),
         (.character("l"), .advancePhase),
     ]
     for (key, command) in cases {

@@ -31,6 +31,7 @@ struct KeyTourTests {
         try Self.press(tmux, ["f"], expect: "phase 8/15 loss")
         try Self.press(tmux, ["b"], expect: "phase 14/15 ◀ bwd stem")
         try Self.press(tmux, ["x"], expect: "now vs x = layer1.0 skip off")
+        try Self.press(tmux, ["g"], expect: "gradcheck layer1.0: worst relative error")
         try Self.press(tmux, ["s"], expect: "iter 1 done")
         try Self.press(tmux, ["Right"], expect: "phase 1/15 load batch")
         try Self.press(tmux, ["n"], expect: "▶ fwd stem")

@@ -281,6 +281,26 @@ struct StepperTests {
         #expect(stepper.snapshot.message?.hasPrefix("save failed") == true)
     }
 
+    @Test func gradientCheckKeyLeavesTrainingUntouched() throws {
+        let (stepper, _) = Self.makeStepper(seed: 14)
+        let (reference, _) = Self.makeStepper(seed: 14)
+        for run in [stepper, reference] { run.runBackward() }
+        let before = Self.trainingState(of: stepper)
+        let images = stepper.model.images.toArray()
+        stepper.gradientCheck(layer: ResNet.firstBlockLayer)
+        #expect(Self.trainingState(of: stepper) == before, "gradcheck changed training state")
+        #expect(stepper.model.images.toArray() == images)
+        let checks = stepper.lastGradientCheck
+        #expect(!checks.isEmpty)
+        #expect(checks.allSatisfy { $0.name.hasPrefix("layer1.0.") }, "\(checks.map(\.name))")
+        let worst = checks.map(\.maxError).max() ?? .nan
+        #expect(worst < 0.1, "worst relative error \(worst)")
+        #expect(stepper.snapshot.message?.contains("gradcheck layer1.0") == true)
+        stepper.finishIteration()
+        reference.finishIteration()
+        #expect(Self.weights(of: stepper) == Self.weights(of: reference))
+    }
+
     @Test func learningRateScalesAndClamps() {
         let (stepper, _) = Self.makeStepper()
         let start = stepper.optimizer.learningRate

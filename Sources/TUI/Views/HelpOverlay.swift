@@ -42,6 +42,7 @@ public enum KeyHelp {
         ("w", "save a checkpoint (to --save, or named by the step)"),
         ("c", "compare: restart beside a copy with the skips flipped"),
         ("x", "what-if: redo this iteration with the block's skip flipped"),
+        ("g", "check the block's gradients against finite differences"),
         ("Tab", "switch the detail panel: statistics, map, input, formulas"),
         ("[  ]", "previous / next channel of the feature map"),
         ("{  }", "previous / next sample of the batch"),

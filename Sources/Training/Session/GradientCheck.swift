@@ -57,16 +57,18 @@ public enum GradientCheck {
     /// Compares `analytic` (one tensor per parameter, as `analyticGradients` returns) with
     /// central differences of seven steps around `step` at `samplesPerTensor` coordinates of each
     /// parameter, drawn from `seed`, plus the coordinate with the largest analytic
-    /// gradient. Every parameter value is restored afterwards.
+    /// gradient. Every parameter value is restored afterwards. With `names`, only the
+    /// parameters of those names are checked.
     public static func compare(
         _ model: ResNet, analytic: [Tensor], step: Float, samplesPerTensor: Int, seed: UInt64,
-        pool: ThreadPool
+        pool: ThreadPool, only names: Set<String>? = nil
     ) -> [TensorCheck] {
         let parameters = model.parameters
         precondition(analytic.count == parameters.count, "one analytic gradient per parameter")
         var generator = SeededGenerator(seed: seed)
         var results: [TensorCheck] = []
         for (parameter, gradient) in zip(parameters, analytic) {
+            if let names, !names.contains(parameter.name) { continue }
             let count = parameter.value.count
             var largest = 0
             var scale = 0.0

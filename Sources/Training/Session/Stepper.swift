@@ -300,6 +300,64 @@ public final class Stepper: @unchecked Sendable {
             + "(this iteration only; the run goes on unchanged)"
     }
 
+    /// Compares the analytic gradient of every parameter of the layer with central finite
+    /// differences at a few coordinates per tensor, on the batch in the model, and reports
+    /// the worst relative error in the status line (and `lastGradientCheck`). Allowed at an
+    /// iteration boundary or after the backward pass; gradients, batch-norm statistics,
+    /// inputs and labels are restored afterwards, so training goes on unchanged.
+    public func gradientCheck(layer: Int, samplesPerTensor: Int = 2) {
+        let atUpdate: Bool
+        if case .update = snapshot.phases[snapshot.nextPhase] {
+            atUpdate = true
+        } else {
+            atUpdate = false
+        }
+        guard atIterationBoundary || atUpdate, snapshot.iteration > 0 || atUpdate else {
+            snapshot.message = "g needs a finished forward and backward pass: press b or s first"
+            return
+        }
+        let parameters = model.parameters(ofLayer: layer)
+        guard !parameters.isEmpty else {
+            snapshot.message = "\(snapshot.layers[layer].name) has no weights to check"
+            return
+        }
+        let gradients = model.parameters.map { $0.gradient.clone() }
+        let images = model.images.clone()
+        let labels = model.labels
+        var floats: [(Tensor, Tensor)] = []
+        var counters: [(BatchNormState, Int64)] = []
+        for entry in model.stateEntries {
+            switch entry {
+            case .floats(_, let tensor): floats.append((tensor, tensor.clone()))
+            case .counter(_, let norm): counters.append((norm, norm.batchesTracked))
+            }
+        }
+        let analytic = GradientCheck.analyticGradients(of: model, pool: pool)
+        let checks = GradientCheck.compare(
+            model, analytic: analytic, step: 1e-3, samplesPerTensor: samplesPerTensor,
+            seed: UInt64(snapshot.iteration), pool: pool, only: Set(parameters.map(\.name)))
+        for (parameter, saved) in zip(model.parameters, gradients) {
+            parameter.gradient.copy(from: saved)
+        }
+        model.images.copy(from: images)
+        model.labels = labels
+        for (tensor, saved) in floats { tensor.copy(from: saved) }
+        for (norm, count) in counters { norm.batchesTracked = count }
+
+        // A NaN error, from a loss that is not finite, counts as the worst.
+        guard let worst = checks.max(by: { !($0.maxError.isNaN || $0.maxError >= $1.maxError) })
+        else { return }
+        lastGradientCheck = checks
+        let coordinates = checks.reduce(0) { $0 + $1.coordinates.count }
+        snapshot.message =
+            "gradcheck \(snapshot.layers[layer].name): worst relative error "
+            + String(format: "%.1e", worst.maxError) + " over \(coordinates) coordinates of "
+            + "\(checks.count) tensors (\(worst.name)); float rounding and ReLU kinks give up to about 5e-2"
+    }
+
+    /// The per-tensor results of the last `gradientCheck`.
+    public private(set) var lastGradientCheck: [TensorCheck] = []
+
     /// Chooses the sample and channel of the feature maps, and takes them again from the
     /// tensors of the current iteration, so the view changes without running a phase.
     public func viewFeatureMap(sample: Int, channel: Int) {

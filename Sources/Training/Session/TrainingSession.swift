@@ -95,6 +95,9 @@ public final class TrainingSession: SessionControl, @unchecked Sendable {
         case .whatIf(let layer):
             stepper.setRunning(false)
             stepper.whatIf(layer: layer)
+        case .gradientCheck(let layer):
+            stepper.setRunning(false)
+            stepper.gradientCheck(layer: layer)
         case .saveCheckpoint:
             stepper.saveCheckpoint()
         case .toggleCompare:
