@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Trains plain20, plain56, resnet20 and resnet56 on the built-in shapes data with the same
 # seed and prints, every 25 steps, each network's training loss and the gradient norm at
-# its first block's input, side by side. Look for two things: at the start the plain
-# networks' first-block gradient is larger than the ResNets' (with batch norm, deep plain
-# stacks explode toward the input rather than vanish), and over the steps plain56 trains
+# its first block's input, side by side. Look for two things. At the start, the plain
+# networks' first-block gradient is larger than the ResNets': with batch norm, deep plain
+# stacks explode toward the input rather than vanish. Over the steps, plain56 trains
 # slower than plain20 while resnet56 keeps up with resnet20, the pattern of He et al. 2015.
 #
 # Usage: demos/plain-vs-residual-headless.sh [STEPS]   (default 300; roughly 10 minutes on

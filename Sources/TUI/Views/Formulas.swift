@@ -2,7 +2,7 @@ import Foundation
 import Training
 
 /// The forward and backward rules of one layer in textbook notation, with the current
-/// tensors' shapes and norms filled in. Shows the layer the stepper stands on, the loss
+/// tensors' shapes and norms filled in. Shows the layer the stepper is at, the loss
 /// right after the loss phase, and otherwise the selected block. A bottleneck block's F
 /// has a third convolution (1x1, 3x3, 1x1), which the basic block's formula leaves out.
 public struct Formulas {
