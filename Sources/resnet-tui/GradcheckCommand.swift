@@ -23,6 +23,10 @@ let gradcheckCommand = CommandDescription(
             help: "take the batch from this data set, as train does (default: random normal "
                 + "images)"),
         FlagSpec(name: "model", takesValue: true, help: "network to check (default resnet8)"),
+        FlagSpec(
+            name: "load", takesValue: true,
+            help: "check a checkpoint's weights instead of freshly drawn ones"),
+    ] + modelFlags + [
         FlagSpec(name: "batch", takesValue: true, help: "images in the batch (default 4)"),
         FlagSpec(
             name: "input", takesValue: true,
