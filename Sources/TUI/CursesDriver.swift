@@ -51,9 +51,9 @@ nonisolated(unsafe) private let crashResetSequence: UnsafeMutableBufferPointer<U
     return buffer
 }()
 
-/// Restores the terminal from a fatal signal (a crash: SIGSEGV, SIGBUS, SIGILL, SIGFPE,
-/// SIGABRT, SIGTRAP) with async-signal-safe calls only, then lets the signal's default
-/// action end the process, so the exit status and any core dump stay those of the crash.
+/// Restores the terminal from a fatal signal (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT or
+/// SIGTRAP) with async-signal-safe calls only. The signal's default action then ends the
+/// process, so the exit status and any core dump stay those of the crash.
 private func restoreTerminalAndCrash(_ signalNumber: Int32) {
     _ = write(STDOUT_FILENO, crashResetSequence.baseAddress, crashResetSequence.count)
     if hasSavedTerminalSettings {

@@ -105,9 +105,9 @@ func editDistance(_ a: String, _ b: String) -> Int {
     return a.isEmpty ? b.count : previous[b.count]
 }
 
-/// Returns "; did you mean X?" naming the closest of `candidates` to `input`, when it is
-/// close enough to be a likely typo (at most a third of the longer name's letters differ,
-/// or one contains the other); otherwise lists every candidate.
+/// Returns "; did you mean X?" naming the closest of `candidates` to `input` when it is a
+/// likely typo: at most a third of the longer name's letters differ, or one name contains
+/// the other. Otherwise returns the list of every candidate.
 func suggestion(
     for input: String, among candidates: [String], prefix: String = "", quote: String = ""
 ) -> String {

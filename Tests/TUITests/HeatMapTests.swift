@@ -2,7 +2,7 @@ import TUI
 import Testing
 import Training
 
-/// A 4x4 map whose values rise from the top-left (0) to the bottom-right (15).
+/// Returns a 4x4 map whose values rise from the top-left (0) to the bottom-right (15).
 func gradientMap(layer: Int = 2) -> FeatureMap {
     FeatureMap(
         layer: layer, sample: 0, channel: 0, height: 4, width: 4, values: (0..<16).map(Float.init))

@@ -185,7 +185,7 @@ func tinyScreenStillNamesSizes(width: Int, height: Int) {
     let snapshot = Fixtures.backwardThroughLayer1()
     let lines = drawScreen(
         snapshot, width: 80, height: 24, state: UIState(selectedLayer: 1, helpVisible: true))
-    // Not every line fits at 80x24: the overlay says so and scrolls with j.
+    // Not every line fits at 80x24, so the overlay shows a scroll hint and scrolls with j.
     #expect(line(containing: "more", in: lines) != nil, "no scroll hint\(screenText(lines))")
     var seen = lines
     var state = UIState(selectedLayer: 1, helpVisible: true)

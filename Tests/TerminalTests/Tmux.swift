@@ -108,7 +108,7 @@ final class Tmux {
         try run("resize-window", "-t", "main", "-x", "\(width)", "-y", "\(height)")
     }
 
-    /// Polls the screen until `condition` holds or `timeout` seconds pass, and returns the
+    /// Polls the screen until `condition` is true or `timeout` seconds pass, and returns the
     /// last screen read. Waiting is polling, not a timed assertion: the caller checks the
     /// condition on what it gets back.
     @discardableResult

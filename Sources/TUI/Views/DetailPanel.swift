@@ -30,7 +30,7 @@ public struct DetailPanel {
         case .input: viewName = "input image"
         case .formulas: viewName = "formulas"
         }
-        // The formulas follow the stepper, not the selection, so their title says so.
+        // The formulas follow the stepper, not the selection, so their title names the current layer.
         let title =
             state.detailView == .formulas
             ? "formulas of the current layer (Tab)"

@@ -122,7 +122,7 @@ public final class ResNet: @unchecked Sendable {
 
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
 
-    /// The parameters of one layer in stepper order: the stem's, a block's (its projection
+    /// Returns the parameters of one layer in stepper order: the stem's, a block's (its projection
     /// included), none for the pooling layer, and the classifier's.
     public func parameters(ofLayer layer: Int) -> [Parameter] {
         if layer == 0 { return stem.parameters }

@@ -34,7 +34,7 @@ public final class Stepper: @unchecked Sendable {
     /// Seed of the initial weights, which `resetWeights()` draws again.
     public let seed: UInt64
 
-    /// Skip states requested while an iteration was under way, by layer; they take effect
+    /// Skip states requested while an iteration was under way, by layer. They take effect
     /// at the next iteration boundary, so one iteration never mixes two networks.
     private var pendingSkips: [Int: Bool] = [:]
     /// Compute time of the current iteration's phases so far, in nanoseconds. Time spent
@@ -82,8 +82,8 @@ public final class Stepper: @unchecked Sendable {
             channelStds: test.channelStds)
     }
 
-    /// Where `saveCheckpoint()` writes: the `--save` path when one was given, else a name
-    /// made from the model and the iteration in the current directory.
+    /// Path that `saveCheckpoint()` writes to, the `--save` path when one was given. When
+    /// nil, a name made from the model and the iteration, in the current directory.
     public var checkpointPath: String?
 
     /// Saves the model's weights and batch-norm statistics as a safetensors checkpoint and
@@ -266,15 +266,7 @@ public final class Stepper: @unchecked Sendable {
             snapshot.message = "x needs a finished backward pass: press b, then x"
             return
         }
-        let gradients = model.parameters.map { $0.gradient.clone() }
-        var floats: [(Tensor, Tensor)] = []
-        var counters: [(BatchNormState, Int64)] = []
-        for entry in model.stateEntries {
-            switch entry {
-            case .floats(_, let tensor): floats.append((tensor, tensor.clone()))
-            case .counter(_, let norm): counters.append((norm, norm.batchesTracked))
-            }
-        }
+        let saved = SavedTrainingState(of: model)
         let original = model.skipEnabled(layer: layer)
         model.setSkip(layer: layer, enabled: !original)
         for index in 0..<model.layerCount {
@@ -288,11 +280,7 @@ public final class Stepper: @unchecked Sendable {
             flows[index] = flow
         }
         model.setSkip(layer: layer, enabled: original)
-        for (parameter, saved) in zip(model.parameters, gradients) {
-            parameter.gradient.copy(from: saved)
-        }
-        for (tensor, saved) in floats { tensor.copy(from: saved) }
-        for (norm, count) in counters { norm.batchesTracked = count }
+        saved.restore(into: model)
         snapshot.whatIf = WhatIfSnapshot(
             layer: layer, skipEnabled: !original, gradients: flows, loss: loss)
         snapshot.message =
@@ -321,28 +309,16 @@ public final class Stepper: @unchecked Sendable {
             snapshot.message = "\(snapshot.layers[layer].name) has no weights to check"
             return
         }
-        let gradients = model.parameters.map { $0.gradient.clone() }
+        let saved = SavedTrainingState(of: model)
         let images = model.images.clone()
         let labels = model.labels
-        var floats: [(Tensor, Tensor)] = []
-        var counters: [(BatchNormState, Int64)] = []
-        for entry in model.stateEntries {
-            switch entry {
-            case .floats(_, let tensor): floats.append((tensor, tensor.clone()))
-            case .counter(_, let norm): counters.append((norm, norm.batchesTracked))
-            }
-        }
         let analytic = GradientCheck.analyticGradients(of: model, pool: pool)
         let checks = GradientCheck.compare(
             model, analytic: analytic, step: 1e-3, samplesPerTensor: samplesPerTensor,
             seed: UInt64(snapshot.iteration), pool: pool, only: Set(parameters.map(\.name)))
-        for (parameter, saved) in zip(model.parameters, gradients) {
-            parameter.gradient.copy(from: saved)
-        }
+        saved.restore(into: model)
         model.images.copy(from: images)
         model.labels = labels
-        for (tensor, saved) in floats { tensor.copy(from: saved) }
-        for (norm, count) in counters { norm.batchesTracked = count }
 
         // A NaN error, from a loss that is not finite, counts as the worst.
         guard let worst = checks.max(by: { !($0.maxError.isNaN || $0.maxError >= $1.maxError) })
@@ -518,5 +494,37 @@ final class MirroredBatchSource: BatchSource, @unchecked Sendable {
         images.copy(from: source.images)
         labels = source.labels
         return 0
+    }
+}
+
+/// Copies of the parameter gradients and the state-dict tensors and counters (batch-norm
+/// running statistics included), taken before a recomputation that must leave training
+/// as it was.
+struct SavedTrainingState {
+    private let gradients: [Tensor]
+    private let floats: [(live: Tensor, copy: Tensor)]
+    private let counters: [(norm: BatchNormState, count: Int64)]
+
+    init(of model: ResNet) {
+        gradients = model.parameters.map { $0.gradient.clone() }
+        var floats: [(live: Tensor, copy: Tensor)] = []
+        var counters: [(norm: BatchNormState, count: Int64)] = []
+        for entry in model.stateEntries {
+            switch entry {
+            case .floats(_, let tensor): floats.append((tensor, tensor.clone()))
+            case .counter(_, let norm): counters.append((norm, norm.batchesTracked))
+            }
+        }
+        self.floats = floats
+        self.counters = counters
+    }
+
+    /// Writes every saved value back into `model`, the model it was taken from.
+    func restore(into model: ResNet) {
+        for (parameter, saved) in zip(model.parameters, gradients) {
+            parameter.gradient.copy(from: saved)
+        }
+        for (live, copy) in floats { live.copy(from: copy) }
+        for (norm, count) in counters { norm.batchesTracked = count }
     }
 }
