@@ -184,6 +184,8 @@ public enum DetailView: Sendable, Equatable, CaseIterable {
     case input
     /// The forward and backward rules of the current layer with shapes and norms.
     case formulas
+    /// Every layer's input-gradient norm over the iterations so far, with alarms.
+    case depthTime
 
     /// The view that Tab moves to.
     public var next: DetailView {

@@ -236,6 +236,9 @@ public struct SessionSnapshot: Sendable {
     /// Accuracy on the held-out sample of the test split at the last evaluation, and the
     /// iteration it was measured after; nil before the first.
     public var testAccuracy: (accuracy: Double, iteration: Int, count: Int)?
+    /// Every block against the iterations so far, with the alarms of the
+    /// latest iteration; nil for a snapshot not made by a stepper.
+    public var depthStrip: DepthTimeStrip?
 
     public init(
         modelName: String, datasetName: String, batchSize: Int, learningRate: Double,

@@ -61,7 +61,17 @@ public final class Stepper: @unchecked Sendable {
             learningRate: optimizer.learningRate, threads: pool.threadCount,
             layers: model.layerInfos, phases: phases)
         snapshot.inputShape = Array(model.images.shape.dropFirst())
+        // The stem is left out: nothing needs the gradient at the images, so it is not
+        // computed.
+        let stripLayers = model.layerInfos.indices.filter { model.layerInfos[$0].kind == .block }
+        snapshot.depthStrip = DepthTimeStrip(
+            layers: stripLayers, names: stripLayers.map { model.layerInfos[$0].name })
+        startGammas = GammaReading(of: model, layers: stripLayers)
     }
+
+    /// The batch-norm scales when the session started or the weights were last reset, which
+    /// the depth-by-time strip measures drift from.
+    private var startGammas: GammaReading?
 
     public var atIterationBoundary: Bool { snapshot.nextPhase == 0 }
 
@@ -228,6 +238,7 @@ public final class Stepper: @unchecked Sendable {
             iterationNanoseconds += DispatchTime.now().uptimeNanoseconds - start
             recordUpdateRatios()
             finishRecord()
+            recordDepthColumn()
             evaluateIfDue()
         }
         snapshot.nextPhase =
@@ -378,6 +389,10 @@ public final class Stepper: @unchecked Sendable {
         snapshot.testAccuracy = nil
         snapshot.divergedAtStep = nil
         snapshot.isRunning = false
+        snapshot.depthStrip?.clear()
+        if let strip = snapshot.depthStrip {
+            startGammas = GammaReading(of: model, layers: strip.layers)
+        }
         snapshot.message = "weights reset from seed \(seed)"
         snapshot.comparison = twin?.comparisonSnapshot()
     }
@@ -465,6 +480,27 @@ public final class Stepper: @unchecked Sendable {
         else { return }
         let result = model.evaluate(evaluationSet, pool: pool)
         snapshot.testAccuracy = (result.accuracy, snapshot.iteration, result.count)
+    }
+
+    /// Adds the finished iteration to the depth-by-time strip, and puts a new alarm in the
+    /// status line the first iteration it appears.
+    private func recordDepthColumn() {
+        guard var strip = snapshot.depthStrip, let startGammas else { return }
+        let before = strip.headline
+        strip.append(
+            iteration: snapshot.iteration,
+            gradients: strip.layers.map { snapshot.gradients[$0]?.input },
+            zeroFractions: strip.layers.map { snapshot.activations[$0]?.zeroFraction },
+            gammaDrift: GammaReading(of: model, layers: strip.layers).drift(from: startGammas))
+        if let alarm = strip.headline {
+            if before?.kind != alarm.kind || before?.layer != alarm.layer {
+                snapshot.message = "alarm: " + alarm.text
+            }
+        } else if let before, snapshot.message?.hasPrefix("alarm:") == true {
+            snapshot.message =
+                "alarm over: \(before.name) back within range in iteration \(snapshot.iteration)"
+        }
+        snapshot.depthStrip = strip
     }
 
     private func finishRecord() {
