@@ -43,7 +43,7 @@ public enum KeyHelp {
         ("c", "compare: restart beside a copy with the skips flipped"),
         ("x", "what-if: redo this iteration with the block's skip flipped"),
         ("g", "check the block's gradients against finite differences"),
-        ("Tab", "switch the detail panel: statistics, map, input, formulas, depth × time"),
+        ("Tab", "detail panel: statistics, map, input, formulas, strip"),
         ("[  ]", "previous / next channel of the feature map"),
         ("{  }", "previous / next sample of the batch"),
         ("?  Esc", "close this help"),
