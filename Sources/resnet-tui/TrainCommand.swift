@@ -81,6 +81,12 @@ func runTrain(_ parsed: ParsedArguments) throws {
         stepper.optimizer.learningRate = rate
         stepper.finishIteration()
         let snapshot = stepper.snapshot
+        if let invalid = snapshot.invalidInput {
+            progress.clear()
+            try? log?.close()
+            throw TrainingFailure(
+                description: "\(invalid); training stopped before step \(step + 1)")
+        }
         // The loss of this iteration, read from the loss phase, because a stepper may end a
         // diverged iteration before its update and leave no record for it.
         let loss = snapshot.currentLoss ?? .nan
@@ -88,8 +94,10 @@ func runTrain(_ parsed: ParsedArguments) throws {
             progress.clear()
             // Keeps the rows up to the divergence, which show how it came about.
             try? log?.close()
+            let value = loss.isNaN ? "NaN" : (loss > 0 ? "+Inf" : "-Inf")
             throw TrainingFailure(
-                description: "loss is \(loss) at step \(step + 1); lower --lr and try again")
+                description: "loss is \(value) at step \(step + 1), so training stopped "
+                    + "before that step's update; lower --lr and try again")
         }
         totals.steps += 1
         totals.loss += record.loss
