@@ -105,6 +105,11 @@ let flagHelp: [String: (placeholder: String, text: String)] = [
         "write one CSV row per step to FILE: step, epoch, loss, accuracy, learning rate, "
             + "images/s, and per block the skip-path, residual-path and total input-gradient norms"
     ),
+    "no-eval": (
+        "",
+        "skip the evaluation on the test split after each epoch; the epoch lines then show "
+            + "training loss and accuracy only"
+    ),
     "out": ("DIR", "directory to write the trace to; created if missing"),
     "batch-file": (
         "FILE",

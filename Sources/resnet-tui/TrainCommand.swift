@@ -14,7 +14,7 @@ let trainCommand = CommandDescription(
     flags: commonFlags + modelFlags + checkpointFlags
         + ["steps", "epochs", "schedule", "log"].map {
             FlagSpec(name: $0, takesValue: true, help: "")
-        },
+        } + [FlagSpec(name: "no-eval", takesValue: false, help: "")],
     notes: """
         Example:
           resnet-tui train --model resnet20 --data mnist:DIR --epochs 1 --log run.csv
@@ -71,6 +71,7 @@ func runTrain(_ parsed: ParsedArguments) throws {
     let log = try parsed.values["log"].map { path in
         try StepLog(path: path, blockNames: blockLayers.map { stepper.snapshot.layers[$0].name })
     }
+    let evaluate = !parsed.has("no-eval")
     let progress = ProgressBar(total: steps)
     let epochCount = (steps + data.batchesPerEpoch - 1) / data.batchesPerEpoch
     let start = Date()
@@ -116,7 +117,12 @@ func runTrain(_ parsed: ParsedArguments) throws {
 
         let epochEnds = (step + 1) % data.batchesPerEpoch == 0 || step + 1 == steps
         if epochEnds {
-            let test = stepper.model.evaluate(data.test, pool: stepper.pool)
+            var testColumns = ""
+            if evaluate {
+                let test = stepper.model.evaluate(data.test, pool: stepper.pool)
+                testColumns =
+                    "test loss \(format(test.loss, 4)) acc \(format(100 * test.accuracy, 2))%  "
+            }
             progress.clear()
             let partial =
                 totals.steps < data.batchesPerEpoch
@@ -125,8 +131,7 @@ func runTrain(_ parsed: ParsedArguments) throws {
                 "epoch \(epoch + 1)/\(epochCount)\(partial)  "
                     + "train loss \(format(totals.loss / Double(totals.steps), 4)) "
                     + "acc \(format(100 * totals.accuracy / Double(totals.steps), 2))%  "
-                    + "test loss \(format(test.loss, 4)) acc \(format(100 * test.accuracy, 2))%  "
-                    + "\(format(Date().timeIntervalSince(totals.start), 1)) s")
+                    + testColumns + "\(format(Date().timeIntervalSince(totals.start), 1)) s")
             totals = EpochTotals()
         }
     }
@@ -136,7 +141,8 @@ func runTrain(_ parsed: ParsedArguments) throws {
     let images = Double(steps * stepper.model.batchSize)
     printLine(
         "trained \(steps) steps of \(stepper.model.batchSize) images in \(format(seconds, 1)) s "
-            + "(\(format(images / seconds, 0)) images/s, test evaluation included)")
+            + "(\(format(images / seconds, 0)) images/s"
+            + (evaluate ? ", test evaluation included)" : ")"))
 }
 
 /// Writes `line` and a newline to stdout at once, unbuffered, so each line shows up
