@@ -66,10 +66,11 @@ let commandFlags: [String: [String]] = [
     ],
     "trace": ["--out", "--steps", "--batch-file", "--input", "--model"],
     "gradcheck": ["--step", "--samples", "--threshold", "--model", "--batch"],
+    "soak": ["--steps", "--save-every", "--dir", "--warmup", "--max-growth", "--model"],
 ]
 
 @Suite struct CommandLineTests {
-    @Test(arguments: ["train", "trace", "gradcheck"])
+    @Test(arguments: ["train", "trace", "gradcheck", "soak"])
     func helpListsFlags(command: String) throws {
         let result = try run([command, "--help"])
         #expect(result.status == 0, "stderr: \(result.stderr)")
