@@ -217,6 +217,9 @@ public struct SessionSnapshot: Sendable {
     public var message: String?
     /// The step whose loss became NaN or infinite, until the weights are reset.
     public var divergedAtStep: Int?
+    /// The NaN and infinite values of the last batch loaded, or nil when it was finite.
+    /// Such a batch ends its iteration before the forward pass.
+    public var invalidInput: NonFiniteValues?
     /// The sample of the batch and the channel that `featureMaps` and `inputMap` show, as
     /// requested; each map records what it could take.
     public var featureSample: Int

@@ -13,6 +13,8 @@ let usage = """
       resnet-tui train [options]        train without the UI: epoch lines, CSV log
       resnet-tui trace --out DIR        write per-phase statistics to DIR/trace.jsonl
       resnet-tui gradcheck [options]    check gradients against finite differences
+      resnet-tui soak --dir DIR         train with random skip toggles, learning-rate
+                                        changes and saves; check memory and checkpoints
       resnet-tui summary [options]      print every layer's shapes and parameters
       resnet-tui bench [options]        time the kernels and training steps
       resnet-tui bench-frames           time drawing one UI frame
@@ -119,6 +121,7 @@ let subcommands: [String: (CommandDescription, @Sendable (ParsedArguments) throw
     "train": (trainCommand, runTrain),
     "trace": (traceCommand, runTrace),
     "gradcheck": (gradcheckCommand, runGradcheck),
+    "soak": (soakCommand, runSoak),
 ]
 
 /// Builds the stepper that the UI drives.

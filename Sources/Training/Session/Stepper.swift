@@ -198,6 +198,17 @@ public final class Stepper: @unchecked Sendable {
             applyPendingSkips()
             iterationNanoseconds = 0
             snapshot.epoch = data.nextBatch(images: model.images, labels: &model.labels)
+            snapshot.invalidInput = NonFiniteValues(
+                name: "input batch \(snapshot.iteration + 1)", tensor: model.images)
+            if let invalid = snapshot.invalidInput {
+                // The forward pass would turn the loss and then every weight into NaN, so
+                // this iteration stops before it and the next one loads the next batch.
+                abandonIteration = true
+                snapshot.isRunning = false
+                snapshot.message =
+                    "\(invalid), so iteration \(snapshot.iteration + 1) stopped and training "
+                    + "paused. The next iteration loads the next batch."
+            }
             snapshot.inputMap = FeatureMap(
                 of: model.images, layer: -1, sample: snapshot.featureSample,
                 channel: snapshot.featureChannel)
@@ -247,21 +258,24 @@ public final class Stepper: @unchecked Sendable {
     }
 
     /// Runs phases until the loss is computed, finishing the current iteration first when
-    /// its loss is already known.
+    /// its loss is already known. Stops early at a batch with NaN or infinite values.
     public func runForward() {
         while true {
             let phase = advance()
             if case .loss = phase { return }
+            if atIterationBoundary, case .loadBatch = phase { return }
         }
     }
 
     /// Runs phases until the gradient reaches the network's input (the backward phase of
-    /// the first layer), so the update is the next phase. Stops early at a diverged loss.
+    /// the first layer), so the update is the next phase. Stops early at a diverged loss
+    /// or a batch with NaN or infinite values.
     public func runBackward() {
         while true {
             let phase = advance()
             if case .backward(let layer) = phase, layer == 0 { return }
             if atIterationBoundary, case .loss = phase { return }
+            if atIterationBoundary, case .loadBatch = phase { return }
         }
     }
 
