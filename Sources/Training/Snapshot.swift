@@ -236,6 +236,8 @@ public struct SessionSnapshot: Sendable {
     /// Accuracy on the held-out sample of the test split at the last evaluation, and the
     /// iteration it was measured after; nil before the first.
     public var testAccuracy: (accuracy: Double, iteration: Int, count: Int)?
+    /// Iterations that `u` can go back, and the memory the saved states take.
+    public var rewind = RewindStatus()
 
     public init(
         modelName: String, datasetName: String, batchSize: Int, learningRate: Double,
@@ -301,6 +303,8 @@ public enum SessionCommand: Sendable, Equatable {
     case gradientCheck(layer: Int)
     /// Recomputes the current iteration with this block's skip flipped, for display only.
     case whatIf(layer: Int)
+    /// Goes back to the saved state at the start of the last or the current iteration.
+    case rewind
 }
 
 /// A running session as the UI sees it.

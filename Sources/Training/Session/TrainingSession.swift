@@ -98,6 +98,9 @@ public final class TrainingSession: SessionControl, @unchecked Sendable {
         case .gradientCheck(let layer):
             stepper.setRunning(false)
             stepper.gradientCheck(layer: layer)
+        case .rewind:
+            stepper.setRunning(false)
+            stepper.rewind()
         case .saveCheckpoint:
             stepper.saveCheckpoint()
         case .toggleCompare:
