@@ -338,10 +338,16 @@ public final class Stepper: @unchecked Sendable {
         else { return }
         lastGradientCheck = checks
         let coordinates = checks.reduce(0) { $0 + $1.coordinates.count }
+        let threshold = GradientCheck.defaultThreshold
+        let verdict =
+            worst.maxError <= threshold
+            ? "passed: float rounding and ReLU kinks give up to about "
+            : "FAILED: the backward pass of \(worst.name) looks wrong, above the threshold "
         snapshot.message =
             "gradcheck \(snapshot.layers[layer].name): worst relative error "
             + String(format: "%.1e", worst.maxError) + " over \(coordinates) coordinates of "
-            + "\(checks.count) tensors (\(worst.name)); float rounding and ReLU kinks give up to about 5e-2"
+            + "\(checks.count) tensors (\(worst.name)); \(verdict)"
+            + String(format: "%.0e", threshold)
     }
 
     /// The per-tensor results of the last `gradientCheck`.
