@@ -71,7 +71,8 @@ public struct KeyOutcome: Sendable, Equatable {
 /// runs the backward pass to the input and Space starts or pauses training. `+` (or `=`)
 /// doubles and `-` halves the learning rate, and `r` resets the weights from the seed.
 /// Up/`k` and Down/`j` move the selection between blocks, `t` toggles the selected block's
-/// skip and `T` toggles all skips. `?` opens or closes the help, Esc closes it, and
+/// skip and `T` toggles all skips. `u`, and Left at an iteration boundary, rewind one
+/// iteration. `?` opens or closes the help, Esc closes it, and
 /// `q` quits. While the help is open, only `?`, Esc and `q` act, so a key pressed to read the help
 /// does not also step the network.
 public func handleKey(_ key: KeyEvent, state: UIState, snapshot: SessionSnapshot) -> KeyOutcome {
@@ -128,6 +129,12 @@ public func handleKey(_ key: KeyEvent, state: UIState, snapshot: SessionSnapshot
     case .character("g"):
         guard let selected = next.selectedLayer else { return KeyOutcome(state: next) }
         return KeyOutcome(state: next, command: .gradientCheck(layer: selected))
+    case .character("u"):
+        return KeyOutcome(state: next, command: .rewind)
+    case .left:
+        // Left mirrors Right (next phase) only where a step back is a whole iteration.
+        guard snapshot.nextPhase == 0 else { return KeyOutcome(state: next) }
+        return KeyOutcome(state: next, command: .rewind)
     case .character("w"):
         return KeyOutcome(state: next, command: .saveCheckpoint)
     case .character("c"):

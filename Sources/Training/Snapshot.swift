@@ -242,6 +242,8 @@ public struct SessionSnapshot: Sendable {
     /// Every block against the iterations so far, with the alarms of the
     /// latest iteration; nil for a snapshot not made by a stepper.
     public var depthStrip: DepthTimeStrip?
+    /// Iterations that `u` can go back, and the memory the saved states take.
+    public var rewind = RewindStatus()
 
     public init(
         modelName: String, datasetName: String, batchSize: Int, learningRate: Double,
@@ -307,6 +309,8 @@ public enum SessionCommand: Sendable, Equatable {
     case gradientCheck(layer: Int)
     /// Recomputes the current iteration with this block's skip flipped, for display only.
     case whatIf(layer: Int)
+    /// Goes back to the saved state at the start of the last or the current iteration.
+    case rewind
 }
 
 /// A running session as the UI sees it.

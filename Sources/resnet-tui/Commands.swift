@@ -18,6 +18,7 @@ let usage = """
       resnet-tui summary [options]      print every layer's shapes and parameters
       resnet-tui bench [options]        time the kernels and training steps
       resnet-tui bench-frames           time drawing one UI frame
+      resnet-tui replay FILE            replay a session file written with --record
       resnet-tui COMMAND --help         options of one command
       resnet-tui --help | --version
 
@@ -35,6 +36,8 @@ let usage = """
       --no-color        UI: draw without colour (a non-empty NO_COLOR does the same)
       --charts STYLE    UI: draw charts with braille (default), block or ascii characters;
                         ascii is chosen automatically outside a UTF-8 locale
+      --record FILE     UI: write a session file (JSON lines) with the options, every key
+                        that changed training and the final weights checksum, for replay
 
     """
 
@@ -55,6 +58,7 @@ let commonFlags = [
 let displayFlags = [
     FlagSpec(name: "no-color", takesValue: false, help: ""),
     FlagSpec(name: "charts", takesValue: true, help: ""),
+    FlagSpec(name: "record", takesValue: true, help: ""),
 ]
 
 func runCommand(_ arguments: [String]) throws {
@@ -92,6 +96,8 @@ func runCommand(_ arguments: [String]) throws {
         try runFrameBenchmark(parsed)
     case "bench":
         try runBench(rest)
+    case "replay":
+        try runReplay(rest)
     case "help":
         print(usage, terminator: "")
     case _ where subcommands[command] != nil:
@@ -109,7 +115,8 @@ func runCommand(_ arguments: [String]) throws {
         }
     default:
         let commands =
-            ["tui", "help", "summary", "bench", "bench-frames"] + subcommands.keys.sorted()
+            ["tui", "help", "summary", "bench", "bench-frames", "replay"]
+            + subcommands.keys.sorted()
         throw UsageError(
             description: "unknown command '\(command)'"
                 + suggestion(for: command, among: commands, quote: "'"))
@@ -166,10 +173,18 @@ func runInteractive(_ parsed: ParsedArguments) throws {
     stepper.setEvaluationSet(data.test)
     stepper.checkpointPath = parsed.values["save"]
     let session = TrainingSession(stepper: stepper)
+    var recorder: SessionRecorder?
+    if let path = parsed.values["record"] {
+        recorder = try SessionRecorder(path: path, header: sessionHeader(parsed, stepper: stepper))
+        session.recorder = recorder
+    }
     session.start()
     do {
         defer { session.stop() }
         try App.run(session: session, options: options)
+    }
+    if let recorder, let error = recorder.error {
+        throw SessionWriteError(path: recorder.path, message: "\(error)")
     }
     try saveIfRequested(parsed, model: stepper.model)
 }

@@ -30,17 +30,28 @@ public final class Stepper: @unchecked Sendable {
     public let data: BatchSource
     public let pool: ThreadPool
     public var optimizer: OptimizerSettings
-    public private(set) var snapshot: SessionSnapshot
+    public internal(set) var snapshot: SessionSnapshot
     /// Seed of the initial weights, which `resetWeights()` draws again.
     public let seed: UInt64
 
     /// Skip states requested while an iteration was under way, by layer. They take effect
     /// at the next iteration boundary, so one iteration never mixes two networks.
-    private var pendingSkips: [Int: Bool] = [:]
+    var pendingSkips: [Int: Bool] = [:]
     /// Compute time of the current iteration's phases so far, in nanoseconds. Time spent
     /// waiting between phases for the user's next key is not counted.
     private var iterationNanoseconds: UInt64 = 0
     private var correct = 0
+
+    /// Saved states of the last iterations, which `rewind()` goes back to.
+    var rewindRing = RewindRing()
+    /// Maximum number of iterations that `rewind()` can go back.
+    public var rewindDepth = 16
+    /// Maximum bytes of saved states for rewinding, per model. A model whose single state
+    /// is larger cannot rewind.
+    public var rewindMemoryLimit = 256 << 20
+    /// Phases this stepper has run since it was created, counting the phases of
+    /// rewound iterations too. Session files place each recorded key by this count.
+    public private(set) var phasesRun = 0
 
     /// Wraps a model whose weights were drawn from `seed`, so `resetWeights()` can draw the
     /// same weights again.
@@ -118,6 +129,7 @@ public final class Stepper: @unchecked Sendable {
     @discardableResult
     public func advance() -> Phase {
         let index = snapshot.nextPhase
+        phasesRun += 1
         let phase = advanceOwnPhase()
         guard let twin else { return phase }
         if twin.snapshot.nextPhase == index {
@@ -171,7 +183,7 @@ public final class Stepper: @unchecked Sendable {
     /// Name of this model's skip setting when it is the copy in compare mode.
     private var label = ""
 
-    private func comparisonSnapshot() -> ComparisonSnapshot {
+    func comparisonSnapshot() -> ComparisonSnapshot {
         ComparisonSnapshot(
             skipEnabled: snapshot.layers.map(\.skipEnabled), gradients: snapshot.gradients,
             history: snapshot.history, currentLoss: snapshot.currentLoss, label: label)
@@ -196,6 +208,7 @@ public final class Stepper: @unchecked Sendable {
         switch phase {
         case .loadBatch:
             applyPendingSkips()
+            captureRewindPoint()
             iterationNanoseconds = 0
             snapshot.epoch = data.nextBatch(images: model.images, labels: &model.labels)
             snapshot.invalidInput = NonFiniteValues(
@@ -350,10 +363,16 @@ public final class Stepper: @unchecked Sendable {
         else { return }
         lastGradientCheck = checks
         let coordinates = checks.reduce(0) { $0 + $1.coordinates.count }
+        let threshold = GradientCheck.defaultThreshold
+        let verdict =
+            worst.maxError <= threshold
+            ? "passed: float rounding and ReLU kinks give up to about "
+            : "FAILED: the backward pass of \(worst.name) looks wrong, above the threshold "
         snapshot.message =
             "gradcheck \(snapshot.layers[layer].name): worst relative error "
             + String(format: "%.1e", worst.maxError) + " over \(coordinates) coordinates of "
-            + "\(checks.count) tensors (\(worst.name)); float rounding and ReLU kinks give up to about 5e-2"
+            + "\(checks.count) tensors (\(worst.name)); \(verdict)"
+            + String(format: "%.0e", threshold)
     }
 
     /// The per-tensor results of the last `gradientCheck`.
@@ -392,6 +411,7 @@ public final class Stepper: @unchecked Sendable {
         var generator = SeededGenerator(seed: seed)
         model.initialize(using: &generator)
         applyPendingSkips()
+        clearRewindRing()
         snapshot.nextPhase = 0
         snapshot.iteration = 0
         snapshot.history.removeAll()
