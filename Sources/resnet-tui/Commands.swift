@@ -13,6 +13,7 @@ let usage = """
       resnet-tui train [options]        train without the UI: epoch lines, CSV log
       resnet-tui trace --out DIR        write per-phase statistics to DIR/trace.jsonl
       resnet-tui gradcheck [options]    check gradients against finite differences
+      resnet-tui experiment NAME        run a built-in experiment headless; --list names them
       resnet-tui summary [options]      print every layer's shapes and parameters
       resnet-tui bench [options]        time the kernels and training steps
       resnet-tui bench-frames           time drawing one UI frame
@@ -90,6 +91,8 @@ func runCommand(_ arguments: [String]) throws {
         try runFrameBenchmark(parsed)
     case "bench":
         try runBench(rest)
+    case "experiment":
+        try runExperimentCommand(rest)
     case "help":
         print(usage, terminator: "")
     case _ where subcommands[command] != nil:
@@ -107,7 +110,7 @@ func runCommand(_ arguments: [String]) throws {
         }
     default:
         let commands =
-            ["tui", "help", "summary", "bench", "bench-frames"] + subcommands.keys.sorted()
+            ["tui", "help", "summary", "bench", "bench-frames", "experiment"] + subcommands.keys.sorted()
         throw UsageError(
             description: "unknown command '\(command)'"
                 + suggestion(for: command, among: commands, quote: "'"))
