@@ -161,6 +161,11 @@ struct ExperimentRunner {
             label: run.label, losses: [],
             blockNames: blockLayers.map { stepper.snapshot.layers[$0].name },
             gradientSamples: [])
+        if experiment.measuresGauge {
+            // The gauge needs a batch in the model: the first phase loads it.
+            stepper.advance()
+            printGauge(of: stepper, label: "\(run.label) before step 1")
+        }
         let progress = ProgressBar(total: steps)
         let wallStart = Date()
         let cpuStart = processCPUSeconds()
@@ -186,6 +191,9 @@ struct ExperimentRunner {
             progress.update(done: step + 1, status: "\(run.label) loss \(format(loss, 4))")
         }
         progress.clear()
+        if experiment.measuresGauge && stepper.atIterationBoundary {
+            printGauge(of: stepper, label: "\(run.label) after step \(history.losses.count)")
+        }
         let tail = history.losses.suffix(max(1, history.losses.count / 10))
         let tailMean = tail.isEmpty ? Double.nan : tail.reduce(0, +) / Double(tail.count)
         printLine(
@@ -196,6 +204,29 @@ struct ExperimentRunner {
                 + (history.divergedAtStep.map { ", diverged at step \($0)" } ?? ""))
         return history
     }
+}
+
+/// Prints the near-identity gauge of every block with an identity skip on the batch in the
+/// model: the median and range of the block and branch gains, and the first and last block.
+private func printGauge(of stepper: Stepper, label: String) {
+    let gains = NearIdentityGauge.measure(model: stepper.model, pool: stepper.pool)
+    let identity = gains.filter { !$0.hasProjection }
+    guard let first = identity.first, let last = identity.last else { return }
+    func summary(_ values: [Double]) -> String {
+        let sorted = values.sorted()
+        return "median \(gainText(sorted[sorted.count / 2])), range \(gainText(sorted[0]))"
+            + " to \(gainText(sorted[sorted.count - 1]))"
+    }
+    printLine(
+        "gauge, \(label), \(identity.count) identity-skip blocks: block gain "
+            + summary(identity.map(\.blockGain)) + "; branch gain "
+            + summary(identity.map(\.branchGain)) + "; \(first.name) "
+            + "\(gainText(first.blockGain))/\(gainText(first.branchGain)), \(last.name) "
+            + "\(gainText(last.blockGain))/\(gainText(last.branchGain)) (block/branch)")
+}
+
+private func gainText(_ value: Double) -> String {
+    String(format: "%.3f", value)
 }
 
 /// The `--csv` file of `experiment`: a header, then one row per step and network. Networks

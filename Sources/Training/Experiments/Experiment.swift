@@ -49,6 +49,9 @@ public struct Experiment: Sendable, Equatable {
     public var batch: Int
     public var width: Int
     public var learningRate: Double
+    /// Whether the headless run prints the near-identity gauge of each network before the
+    /// first step and after the last.
+    public var measuresGauge = false
 
     /// Every built-in experiment, in the order `--list` prints them.
     public static let all: [Experiment] = [
@@ -60,24 +63,29 @@ public struct Experiment: Sendable, Equatable {
         all.first { $0.name == name }
     }
 
-    // The defaults below come from the runs in BENCHMARKS.md: 8 channels at 16x16 keeps
-    // plain-vs-residual under two minutes of CPU time while the deeper plain net still ends
-    // clearly above the shallower one.
+    // The defaults below come from the runs in BENCHMARKS.md: 8 channels at 16x16 keeps a
+    // 300-step run of plain20 near 8 s of CPU time, and plain20 still ends clearly above
+    // plain8 and resnet20.
     static let defaultInput = [1, 16, 16]
     static let defaultWidth = 8
 
+    // Depths 8 and 20, not He et al.'s 20 and 56: in 300 and 600 steps at this size resnet56
+    // still ended above resnet20 (BENCHMARKS.md), so that pair could not show the pattern
+    // within the five-minute budget. The `depth` experiment runs the deeper pairs.
     static let plainVersusResidual = Experiment(
         name: "plain-vs-residual",
-        summary: "plain20, plain56, resnet20 and resnet56: does depth hurt without skips?",
-        lookFor: "The deeper plain net (plain56) should end with a higher training loss than "
-            + "plain20, while resnet56 ends no higher than resnet20 (He et al. 2015, figure 1 "
-            + "and figure 6). At step 1, plain56's first-block gradient is far larger than its "
-            + "last block's: with batch norm a deep plain stack explodes toward the input.",
+        summary: "plain8, plain20, resnet8 and resnet20: does depth hurt without skips?",
+        lookFor: "The deeper plain net (plain20) should end with a higher training loss than "
+            + "plain8, while resnet20 ends no higher than resnet8, the pattern of He et al. "
+            + "2015 (figures 1 and 6, there with 20 and 56 layers on CIFAR-10). At step 1 the "
+            + "plain nets' first-block gradient is larger relative to their last block's than "
+            + "the residual nets': with batch norm a plain stack grows the gradient toward "
+            + "the input.",
         runs: [
+            run("plain8", depth: 8, skips: false),
             run("plain20", depth: 20, skips: false),
-            run("plain56", depth: 56, skips: false),
+            run("resnet8", depth: 8, skips: true),
             run("resnet20", depth: 20, skips: true),
-            run("resnet56", depth: 56, skips: true),
         ],
         comparisons: [
             ExperimentComparison(first: 0, second: 1, expectation: .higher),
@@ -141,7 +149,7 @@ public struct Experiment: Sendable, Equatable {
             ExperimentComparison(first: 0, second: 1, expectation: .notHigher)
         ],
         steps: 300, inputSize: defaultInput, batch: 32, width: defaultWidth,
-        learningRate: 0.05)
+        learningRate: 0.05, measuresGauge: true)
 
     private static func run(
         _ label: String, depth: Int, skips: Bool, batchNorm: Bool = true,
