@@ -236,6 +236,10 @@ public struct SessionSnapshot: Sendable {
     /// Accuracy on the held-out sample of the test split at the last evaluation, and the
     /// iteration it was measured after; nil before the first.
     public var testAccuracy: (accuracy: Double, iteration: Int, count: Int)?
+    /// The near-identity gauge of every block from the last `d`, or nil.
+    public var gauge: GaugeSnapshot?
+    /// The guided experiment in progress, or nil.
+    public var experiment: LiveExperiment?
 
     public init(
         modelName: String, datasetName: String, batchSize: Int, learningRate: Double,
@@ -301,6 +305,10 @@ public enum SessionCommand: Sendable, Equatable {
     case gradientCheck(layer: Int)
     /// Recomputes the current iteration with this block's skip flipped, for display only.
     case whatIf(layer: Int)
+    /// Measures the near-identity gauge of every block on the current batch.
+    case measureGauge
+    /// Starts the built-in experiment of this name beside the current model.
+    case startExperiment(name: String)
 }
 
 /// A running session as the UI sees it.

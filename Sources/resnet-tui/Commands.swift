@@ -34,6 +34,8 @@ let usage = """
       --no-color        UI: draw without colour (a non-empty NO_COLOR does the same)
       --charts STYLE    UI: draw charts with braille (default), block or ascii characters;
                         ascii is chosen automatically outside a UTF-8 locale
+      --experiment NAME UI: start a guided experiment beside the model: plain-vs-residual,
+                        batchnorm or zero-init (e cycles through them)
 
     """
 
@@ -70,7 +72,9 @@ func runCommand(_ arguments: [String]) throws {
     switch command {
     case "tui":
         let parsed = try ParsedArguments(
-            rest, specs: commonFlags + modelFlags + checkpointFlags + displayFlags)
+            rest,
+            specs: commonFlags + modelFlags + checkpointFlags + displayFlags
+                + [FlagSpec(name: "experiment", takesValue: true, help: "")])
         if parsed.has("help") {
             print(usage, terminator: "")
             return
@@ -110,7 +114,8 @@ func runCommand(_ arguments: [String]) throws {
         }
     default:
         let commands =
-            ["tui", "help", "summary", "bench", "bench-frames", "experiment"] + subcommands.keys.sorted()
+            ["tui", "help", "summary", "bench", "bench-frames", "experiment"]
+            + subcommands.keys.sorted()
         throw UsageError(
             description: "unknown command '\(command)'"
                 + suggestion(for: command, among: commands, quote: "'"))
@@ -161,8 +166,19 @@ func runInteractive(_ parsed: ParsedArguments) throws {
         color: !parsed.has("no-color")
             && DisplayOptions.colorAllowed(environment: ProcessInfo.processInfo.environment),
         chartStyle: chartStyle)
+    if let name = parsed.values["experiment"], !LiveExperiment.names.contains(name) {
+        let valid = LiveExperiment.names.joined(separator: ", ")
+        throw UsageError(
+            description: Experiment.named(name) == nil
+                ? "unknown experiment '\(name)'; valid in the UI: \(valid)"
+                : "experiment '\(name)' trains more networks than the UI shows; run "
+                    + "resnet-tui experiment \(name), or pick one of \(valid)")
+    }
     try App.checkTerminal()
     let (stepper, data) = try makeTrainingRun(parsed)
+    if let name = parsed.values["experiment"] {
+        stepper.startExperiment(named: name)
+    }
     stepper.setEvaluationSet(data.test)
     stepper.checkpointPath = parsed.values["save"]
     let session = TrainingSession(stepper: stepper)

@@ -52,7 +52,6 @@ struct NearIdentityGaugeTests {
             #expect(!gain.skipActive)
             // With the skip off, O = relu(F(x)), and the ReLU can only shrink F's gain.
             #expect(gain.blockGain <= gain.branchGain * 1.001, "\(gain.name)")
-            print("plain gauge \(gain.name) block \(gain.blockGain) branch \(gain.branchGain)")
             #expect(abs(gain.blockGain - 1) > 0.5, "\(gain.name) block gain \(gain.blockGain)")
         }
     }
@@ -61,7 +60,6 @@ struct NearIdentityGaugeTests {
         let model = Self.makeModel()
         let gains = NearIdentityGauge.measure(model: model, pool: ThreadPool(threads: 2))
         for gain in gains {
-            print("gauge \(gain.name) block \(gain.blockGain) branch \(gain.branchGain)")
             #expect(gain.blockGain.isFinite && gain.blockGain > 0, "\(gain.name)")
             #expect(gain.branchGain.isFinite && gain.branchGain > 0, "\(gain.name)")
         }

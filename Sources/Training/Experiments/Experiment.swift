@@ -91,7 +91,7 @@ public struct Experiment: Sendable, Equatable {
             ExperimentComparison(first: 0, second: 1, expectation: .higher),
             ExperimentComparison(first: 2, second: 3, expectation: .notHigher),
         ],
-        steps: 300, inputSize: defaultInput, batch: 32, width: defaultWidth,
+        steps: 600, inputSize: defaultInput, batch: 32, width: defaultWidth,
         learningRate: 0.05)
 
     static let depth = Experiment(

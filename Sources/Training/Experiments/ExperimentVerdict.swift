@@ -277,12 +277,16 @@ public enum VerdictRules {
         return (squares / Double(values.count - 1)).squareRoot()
     }
 
-    /// Three significant digits, in exponent form outside 1e-3...1e4.
-    static func number(_ value: Double) -> String {
+    /// Three significant digits, or whole numbers from 100 to 9999, in exponent form outside
+    /// 1e-3...1e4.
+    public static func number(_ value: Double) -> String {
         guard value.isFinite else { return "\(value)" }
         let magnitude = abs(value)
         if magnitude != 0 && (magnitude < 1e-3 || magnitude >= 1e4) {
             return String(format: "%.2e", value)
+        }
+        if magnitude >= 100 {
+            return String(format: "%.0f", value)
         }
         return String(format: "%.3g", value)
     }
