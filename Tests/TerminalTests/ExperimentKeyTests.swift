@@ -21,8 +21,9 @@ struct ExperimentKeyTests {
         #expect(
             screen.contains { $0.contains("experiment zero-init") && $0.contains("reproduced: ") },
             "no verdict in the status line\n\(screen.joined(separator: "\n"))")
+        // e cycles plain-vs-residual, batchnorm, zero-init and back to the first.
+        try KeyTourTests.press(tmux, ["e"], expect: "experiment plain-vs-residual (A skips on")
         try KeyTourTests.press(tmux, ["e"], expect: "experiment batchnorm (A batch norm vs B no")
-        try KeyTourTests.press(tmux, ["e"], expect: "experiment zero-init (A default init")
         try tmux.keys("q")
     }
 
