@@ -38,7 +38,7 @@ public struct StatusLine {
         }
     }
 
-    /// The experiment's name and models, then its verdict, or what to look for until the
+    /// Returns the experiment's name and models, then its verdict, or what to look for until the
     /// verdict is due.
     private func experimentText(_ experiment: LiveExperiment) -> String {
         let models = experiment.labels.joined(separator: " vs ")

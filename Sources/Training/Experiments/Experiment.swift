@@ -9,7 +9,7 @@ public struct ExperimentRun: Sendable, Equatable {
     }
 }
 
-/// What an experiment expects of one pair of runs, judged on the mean training loss over the
+/// Expectation for one pair of runs, judged on the mean training loss over the
 /// last tenth of the steps.
 public enum LossExpectation: Sendable, Equatable {
     /// The second run ends with a higher loss than the first, by more than the noise.
@@ -38,7 +38,7 @@ public struct Experiment: Sendable, Equatable {
     public var name: String
     /// One line for `experiment --list`.
     public var summary: String
-    /// What the user should watch, printed before the runs start and shown in the UI.
+    /// The effect to watch for, printed before the runs start and shown in the UI.
     public var lookFor: String
     public var runs: [ExperimentRun]
     public var comparisons: [ExperimentComparison]

@@ -35,7 +35,7 @@ public struct GradientSample: Sendable, Equatable {
     }
 }
 
-/// What the numbers of one run show.
+/// Loss and gradient findings of one run.
 public struct RunFindings: Sendable, Equatable {
     public var label: String
     /// Mean loss over the first and the last tenth of the steps (at least one step each).

@@ -9,7 +9,7 @@ public struct GaugeSnapshot: Sendable, Equatable {
         self.iteration = iteration
     }
 
-    /// The gain of the block at `layer`, if it was measured.
+    /// Returns the gain of the block at `layer`, or nil if it was not measured.
     public func gain(ofLayer layer: Int) -> BlockGain? {
         gains.first { $0.layer == layer }
     }
@@ -20,7 +20,7 @@ public struct GaugeSnapshot: Sendable, Equatable {
 public struct LiveExperiment: Sendable, Equatable {
     public var name: String
     public var labels: [String]
-    /// Which of A (0) and B (1) the verdict compares, and what it expects.
+    /// The pair the verdict compares, as indices of A (0) and B (1), and its expectation.
     public var comparison: ExperimentComparison
     /// A short form of what to look for, which fits a status line.
     public var lookFor: String

@@ -136,7 +136,7 @@ public enum NearIdentityGauge {
         return true
     }
 
-    /// A standard normal sample by the Box-Muller transform.
+    /// Draws a standard normal sample by the Box-Muller transform.
     private static func normalSample(using generator: inout SeededGenerator) -> Float {
         let u1 = max(Double(generator.nextUnitFloat()), 1e-12)
         let u2 = Double(generator.nextUnitFloat())

@@ -127,8 +127,8 @@ public final class Stepper: @unchecked Sendable {
     /// this model's, so both runs start from the same point.
     ///
     /// With `twinSpec` the copy is built from that spec instead, skips included, and
-    /// `twinLabel` names it; a guided experiment uses this to compare, say, batch norm on
-    /// and off.
+    /// `twinLabel` names it. Guided experiments use this to compare batch norm on and off,
+    /// or zero-init on and off.
     public func setComparing(_ on: Bool, twinSpec: ModelSpec? = nil, twinLabel: String? = nil) {
         guard on else {
             twin = nil
