@@ -21,8 +21,8 @@ let experimentCommand = CommandDescription(
                 + "learning rate and the input-gradient norm of every block"),
         FlagSpec(
             name: "steps", takesValue: true,
-            help: "steps per network (default: the "
-                + "experiment's, 300)"),
+            help: "steps per network (default: the experiment's, 600 for plain-vs-residual "
+                + "and 300 for the others)"),
         FlagSpec(
             name: "width", takesValue: true,
             help: "base width of every network (default: the experiment's, 8)"),
