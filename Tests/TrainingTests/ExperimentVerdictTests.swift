@@ -113,6 +113,17 @@ struct ExperimentVerdictTests {
                 .contains("5000x the last block's (exploded)"))
     }
 
+    @Test func deadGradientNamed() {
+        var history = Self.history("dead", Self.losses(from: 2.3, to: 2.3))
+        history.gradientSamples = (1...100).map {
+            GradientSample(step: $0, norms: $0 < 50 ? [3, 2, 1] : [0, 0, 0])
+        }
+        let verdict = VerdictRules.judge(comparisons: [], histories: [history])
+        #expect(verdict.findings[0].finalGradientZero)
+        #expect(verdict.findings[0].finalExtreme == nil)
+        #expect(verdict.lines[0].contains("at the end every block's input gradient is 0"))
+    }
+
     @Test func noStepsNoVerdict() {
         let comparison = ExperimentComparison(first: 0, second: 1, expectation: .higher)
         let verdict = VerdictRules.judge(

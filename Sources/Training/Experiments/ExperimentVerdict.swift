@@ -51,6 +51,9 @@ public struct RunFindings: Sendable, Equatable {
     /// the last tenth of the steps. Nil without samples or with a single block.
     public var firstExtreme: GradientExtreme?
     public var finalExtreme: GradientExtreme?
+    /// Whether every block's input gradient was exactly 0 in every sample of the last tenth
+    /// of the steps: the ReLUs are dead and the blocks no longer learn.
+    public var finalGradientZero = false
 }
 
 /// A block and the norm of its input gradient divided by the last block's.
@@ -138,11 +141,13 @@ public enum VerdictRules {
         let stalled = losses.count >= 2 && final > stallFraction * start
         let lastSteps = history.losses.count - max(1, history.losses.count / 10)
         let finalSamples = history.gradientSamples.filter { $0.step > lastSteps }
+        let finalGradientZero =
+            !finalSamples.isEmpty && finalSamples.allSatisfy { $0.norms.allSatisfy { $0 == 0 } }
         return RunFindings(
             label: history.label, startLoss: start, finalLoss: final, finalLossError: error,
             stalled: stalled, divergedAtStep: history.divergedAtStep,
             firstExtreme: extreme(of: Array(history.gradientSamples.prefix(1)), history),
-            finalExtreme: extreme(of: finalSamples, history))
+            finalExtreme: extreme(of: finalSamples, history), finalGradientZero: finalGradientZero)
     }
 
     /// Returns the block whose gradient norm relative to the last block's is furthest from 1
@@ -186,6 +191,8 @@ public enum VerdictRules {
         }
         if let final = run.finalExtreme {
             text += "; at the end " + gradientPhrase(final)
+        } else if run.finalGradientZero {
+            text += "; at the end every block's input gradient is 0 (dead ReLUs)"
         }
         return text
     }
