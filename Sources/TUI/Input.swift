@@ -135,6 +135,11 @@ public func handleKey(_ key: KeyEvent, state: UIState, snapshot: SessionSnapshot
         // Left mirrors Right (next phase) only where a step back is a whole iteration.
         guard snapshot.nextPhase == 0 else { return KeyOutcome(state: next) }
         return KeyOutcome(state: next, command: .rewind)
+    case .character("d"):
+        return KeyOutcome(state: next, command: .measureGauge)
+    case .character("e"):
+        return KeyOutcome(
+            state: next, command: .startExperiment(name: nextExperiment(after: snapshot)))
     case .character("w"):
         return KeyOutcome(state: next, command: .saveCheckpoint)
     case .character("c"):
@@ -172,6 +177,15 @@ public func handleKey(_ key: KeyEvent, state: UIState, snapshot: SessionSnapshot
     default:
         return KeyOutcome(state: next)
     }
+}
+
+/// Returns the name of the experiment that `e` starts: the first one, or the one after the
+/// experiment in progress.
+private func nextExperiment(after snapshot: SessionSnapshot) -> String {
+    let names = LiveExperiment.names
+    guard let current = snapshot.experiment?.name, let index = names.firstIndex(of: current)
+    else { return names[0] }
+    return names[(index + 1) % names.count]
 }
 
 /// Returns the channel count of `layer`'s output, or nil when it is unknown.

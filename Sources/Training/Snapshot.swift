@@ -244,6 +244,10 @@ public struct SessionSnapshot: Sendable {
     public var depthStrip: DepthTimeStrip?
     /// Iterations that `u` can go back, and the memory the saved states take.
     public var rewind = RewindStatus()
+    /// The near-identity gauge of every block from the last `d`, or nil.
+    public var gauge: GaugeSnapshot?
+    /// The guided experiment in progress, or nil.
+    public var experiment: LiveExperiment?
 
     public init(
         modelName: String, datasetName: String, batchSize: Int, learningRate: Double,
@@ -311,6 +315,10 @@ public enum SessionCommand: Sendable, Equatable {
     case whatIf(layer: Int)
     /// Goes back to the saved state at the start of the last or the current iteration.
     case rewind
+    /// Measures the near-identity gauge of every block on the current batch.
+    case measureGauge
+    /// Starts the built-in experiment of this name beside the current model.
+    case startExperiment(name: String)
 }
 
 /// A running session as the UI sees it.

@@ -98,7 +98,7 @@ struct BenchTimes {
 }
 
 /// Returns the CPU time that all threads of the process have used, in seconds.
-private func processCPUSeconds() -> Double {
+func processCPUSeconds() -> Double {
     var time = timespec()
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
     return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9

@@ -15,6 +15,7 @@ let usage = """
       resnet-tui gradcheck [options]    check gradients against finite differences
       resnet-tui soak --dir DIR         train with random skip toggles, learning-rate
                                         changes and saves; check memory and checkpoints
+      resnet-tui experiment NAME        run a built-in experiment headless; --list names them
       resnet-tui summary [options]      print every layer's shapes and parameters
       resnet-tui bench [options]        time the kernels and training steps
       resnet-tui bench-frames           time drawing one UI frame
@@ -38,6 +39,8 @@ let usage = """
                         ascii is chosen automatically outside a UTF-8 locale
       --record FILE     UI: write a session file (JSON lines) with the options, every key
                         that changed training and the final weights checksum, for replay
+      --experiment NAME UI: start a guided experiment beside the model: plain-vs-residual,
+                        batchnorm or zero-init (e cycles through them)
 
     """
 
@@ -75,7 +78,9 @@ func runCommand(_ arguments: [String]) throws {
     switch command {
     case "tui":
         let parsed = try ParsedArguments(
-            rest, specs: commonFlags + modelFlags + checkpointFlags + displayFlags)
+            rest,
+            specs: commonFlags + modelFlags + checkpointFlags + displayFlags
+                + [FlagSpec(name: "experiment", takesValue: true, help: "")])
         if parsed.has("help") {
             print(usage, terminator: "")
             return
@@ -98,6 +103,8 @@ func runCommand(_ arguments: [String]) throws {
         try runBench(rest)
     case "replay":
         try runReplay(rest)
+    case "experiment":
+        try runExperimentCommand(rest)
     case "help":
         print(usage, terminator: "")
     case _ where subcommands[command] != nil:
@@ -115,7 +122,7 @@ func runCommand(_ arguments: [String]) throws {
         }
     default:
         let commands =
-            ["tui", "help", "summary", "bench", "bench-frames", "replay"]
+            ["tui", "help", "summary", "bench", "bench-frames", "replay", "experiment"]
             + subcommands.keys.sorted()
         throw UsageError(
             description: "unknown command '\(command)'"
@@ -168,8 +175,19 @@ func runInteractive(_ parsed: ParsedArguments) throws {
         color: !parsed.has("no-color")
             && DisplayOptions.colorAllowed(environment: ProcessInfo.processInfo.environment),
         chartStyle: chartStyle)
+    if let name = parsed.values["experiment"], !LiveExperiment.names.contains(name) {
+        let valid = LiveExperiment.names.joined(separator: ", ")
+        throw UsageError(
+            description: Experiment.named(name) == nil
+                ? "unknown experiment '\(name)'; valid in the UI: \(valid)"
+                : "experiment '\(name)' trains more networks than the UI shows; run "
+                    + "resnet-tui experiment \(name), or pick one of \(valid)")
+    }
     try App.checkTerminal()
     let (stepper, data) = try makeTrainingRun(parsed)
+    if let name = parsed.values["experiment"] {
+        stepper.startExperiment(named: name)
+    }
     stepper.setEvaluationSet(data.test)
     stepper.checkpointPath = parsed.values["save"]
     let session = TrainingSession(stepper: stepper)

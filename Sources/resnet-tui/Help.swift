@@ -100,6 +100,7 @@ let flagHelp: [String: (placeholder: String, text: String)] = [
     "schedule": (
         "NAME", "learning rate over the run: cosine (from --lr down to 0, the default) or constant"
     ),
+    "csv": ("FILE", ""),
     "log": (
         "FILE",
         "write one CSV row per step to FILE: step, epoch, loss, accuracy, learning rate, "

@@ -128,7 +128,11 @@ public struct DetailPanel {
 
             // Histogram rows between the statistics and the gradient row, with one row for
             // the axis labels.
-            let histogramRows = inside.maxY - 2 - y
+            var histogramRows = inside.maxY - 2 - y
+            if let gain = snapshot.gauge?.gain(ofLayer: index), histogramRows > 1 {
+                buffer.put(gaugeText(gain), x: x, y: inside.maxY - 2)
+                histogramRows -= 1
+            }
             guard histogramRows > 0 else { return }
             let bins = min(stats.histogram.count, inside.width - 2)
             let columns = Sparkline.histogramRows(stats.histogram, bins: bins, rows: histogramRows)
@@ -151,6 +155,12 @@ public struct DetailPanel {
             parts.append(path + (layer.skipEnabled ? " on" : " off"))
         }
         return parts.joined(separator: " · ")
+    }
+
+    private func gaugeText(_ gain: BlockGain) -> String {
+        "gain  block \(String(format: "%.3f", gain.blockGain))  branch "
+            + "\(String(format: "%.3f", gain.branchGain))  (identity: 1 and 0; d, after iter "
+            + "\(snapshot.gauge?.iteration ?? 0))"
     }
 
     private func gradientText(_ flow: GradientFlow?) -> String {

@@ -43,6 +43,8 @@ public enum KeyHelp {
         ("c", "compare: restart beside a copy with the skips flipped"),
         ("x", "what-if: redo this iteration with the block's skip flipped"),
         ("g", "check the block's gradients against finite differences"),
+        ("d", "near-identity gauge: each block's and residual branch's gain"),
+        ("e", "start the next guided experiment beside a changed copy"),
         ("Tab", "detail panel: statistics, map, input, formulas, strip"),
         ("[  ]", "previous / next channel of the feature map"),
         ("{  }", "previous / next sample of the batch"),
@@ -61,6 +63,7 @@ public enum KeyHelp {
         ("zero", "fraction of a layer's outputs that are exactly 0"),
         ("acc", "accuracy on the current training batch"),
         ("last now", "loss of the last finished / the running iteration"),
+        ("gain", "block / branch gain from d; the identity has 1 / 0"),
     ]
 }
 

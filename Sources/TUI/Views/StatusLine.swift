@@ -10,8 +10,10 @@ public struct StatusLine {
         self.snapshot = snapshot
     }
 
-    /// Rows the header needs: two, plus one for the message.
-    public var height: Int { snapshot.message == nil ? 2 : 3 }
+    /// Rows the header needs: two, plus one for the message and one for a guided experiment.
+    public var height: Int {
+        2 + (snapshot.message == nil ? 0 : 1) + (snapshot.experiment == nil ? 0 : 1)
+    }
 
     public func draw(in rect: Rect, on buffer: inout CellBuffer) {
         buffer.withClip(rect) { buffer in
@@ -19,13 +21,32 @@ public struct StatusLine {
             if rect.height > 1 {
                 drawProgress(row: rect.y + 1, rect: rect, on: &buffer)
             }
+            var row = rect.y + 2
             if let message = snapshot.message, rect.height > 2 {
-                buffer.fill(Rect(x: rect.x, y: rect.y + 2, width: rect.width, height: 1))
+                buffer.fill(Rect(x: rect.x, y: row, width: rect.width, height: 1))
                 buffer.put(
-                    " ! " + message, x: rect.x, y: rect.y + 2, style: Theme.warning,
+                    " ! " + message, x: rect.x, y: row, style: Theme.warning,
+                    maxWidth: rect.width)
+                row += 1
+            }
+            if let experiment = snapshot.experiment, row < rect.maxY {
+                buffer.fill(Rect(x: rect.x, y: row, width: rect.width, height: 1))
+                buffer.put(
+                    " " + experimentText(experiment), x: rect.x, y: row, style: Theme.note,
                     maxWidth: rect.width)
             }
         }
+    }
+
+    /// Returns the experiment's name and models, then its verdict, or what to look for until the
+    /// verdict is due.
+    private func experimentText(_ experiment: LiveExperiment) -> String {
+        let models = experiment.labels.joined(separator: " vs ")
+        let result =
+            experiment.verdict
+            ?? "look for: \(experiment.lookFor) (verdict after "
+            + "\(LiveExperiment.minimumSteps) steps)"
+        return "experiment \(experiment.name) (\(models)): \(result)"
     }
 
     private func drawSettings(row: Int, rect: Rect, on buffer: inout CellBuffer) {

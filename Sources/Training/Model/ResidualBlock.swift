@@ -134,21 +134,7 @@ public class ResidualBlock: @unchecked Sendable {
     public func backward(gradOutput: Tensor, input: Tensor, pool: ThreadPool) {
         ReLU.backward(
             gradInput: gradPreActivation, gradOutput: gradOutput, output: output, pool: pool)
-
-        // Residual path: F^T(g), from the last unit back to the first.
-        for index in residualUnits.indices.reversed() {
-            let isFirst = index == 0
-            let isLast = index == residualUnits.count - 1
-            residualUnits[index].backward(
-                gradInput: isFirst ? gradResidual : gradHidden[index - 1],
-                gradOutput: isLast ? gradPreActivation : gradHiddenMasked[index],
-                input: isFirst ? input : hidden[index - 1], pool: pool)
-            if !isFirst {
-                ReLU.backward(
-                    gradInput: gradHiddenMasked[index - 1], gradOutput: gradHidden[index - 1],
-                    output: hidden[index - 1], pool: pool)
-            }
-        }
+        backwardResidualPath(gradBranchOutput: gradPreActivation, input: input, pool: pool)
 
         // Skip path: S^T(g). An unused projection's gradients are zeroed for display, but
         // `trainableParameters` leaves it out of the update, as PyTorch's SGD skips parameters
@@ -163,6 +149,30 @@ public class ResidualBlock: @unchecked Sendable {
             for parameter in downsample?.parameters ?? [] { parameter.gradient.fill(0) }
         }
         Elementwise.add(output: gradInput, gradSkip, gradResidual, pool: pool)
+    }
+}
+
+extension ResidualBlock {
+    /// The residual branch's output F(x), before the skip is added and the ReLU applied.
+    var branchOutput: Tensor { residualUnits[residualUnits.count - 1].output }
+
+    /// Writes F^T(`gradBranchOutput`) into `gradResidual`, from the last unit back to the
+    /// first, and the residual units' parameter gradients. Reads the hidden activations of
+    /// the last forward pass, which must have run on `input`.
+    func backwardResidualPath(gradBranchOutput: Tensor, input: Tensor, pool: ThreadPool) {
+        for index in residualUnits.indices.reversed() {
+            let isFirst = index == 0
+            let isLast = index == residualUnits.count - 1
+            residualUnits[index].backward(
+                gradInput: isFirst ? gradResidual : gradHidden[index - 1],
+                gradOutput: isLast ? gradBranchOutput : gradHiddenMasked[index],
+                input: isFirst ? input : hidden[index - 1], pool: pool)
+            if !isFirst {
+                ReLU.backward(
+                    gradInput: gradHiddenMasked[index - 1], gradOutput: gradHidden[index - 1],
+                    output: hidden[index - 1], pool: pool)
+            }
+        }
     }
 }
 

@@ -53,12 +53,14 @@ public struct SessionFile: Sendable, Equatable {
         /// The key as the help lists it, such as `t` or `+`.
         public var key: String
         /// One of `toggle-skip`, `toggle-all-skips`, `scale-lr`, `reset`, `compare`,
-        /// `rewind`, `what-if` and `gradcheck`.
+        /// `rewind`, `what-if`, `gradcheck` and `experiment`.
         public var command: String
         /// The block's layer index for `toggle-skip`, `what-if` and `gradcheck`.
         public var layer: Int?
         /// The learning-rate factor for `scale-lr`.
         public var factor: Double?
+        /// The scenario's name for `experiment`.
+        public var experiment: String? = nil
     }
 
     /// The last line, written when the session ends.
@@ -115,6 +117,7 @@ extension SessionFile.Event {
         var name = ""
         var layer: Int?
         var factor: Double?
+        var experiment: String?
         switch command {
         case .toggleSkip(let index):
             (key, name, layer) = ("t", "toggle-skip", index)
@@ -132,14 +135,16 @@ extension SessionFile.Event {
             (key, name, layer) = ("x", "what-if", index)
         case .gradientCheck(let index):
             (key, name, layer) = ("g", "gradcheck", index)
+        case .startExperiment(let scenario):
+            (key, name, experiment) = ("e", "experiment", scenario)
         case .advancePhase, .finishIteration, .toggleRunning, .pause, .runForward, .runBackward,
-            .viewFeatureMap, .saveCheckpoint:
+            .viewFeatureMap, .saveCheckpoint, .measureGauge:
             return nil
         }
         self.init(
             phasesRun: stepper.phasesRun, iteration: stepper.snapshot.iteration,
             phase: stepper.snapshot.nextPhase, key: key, command: name, layer: layer,
-            factor: factor)
+            factor: factor, experiment: experiment)
     }
 
     /// The command this line stores, or nil when the name or its argument is invalid.
@@ -155,6 +160,7 @@ extension SessionFile.Event {
         case "rewind": return .rewind
         case "what-if": return layer.map { .whatIf(layer: $0) }
         case "gradcheck": return layer.map { .gradientCheck(layer: $0) }
+        case "experiment": return experiment.map { .startExperiment(name: $0) }
         default: return nil
         }
     }
@@ -353,6 +359,8 @@ public enum SessionReplay {
         case .rewind: stepper.rewind()
         case .whatIf(let layer): stepper.whatIf(layer: layer)
         case .gradientCheck(let layer): stepper.gradientCheck(layer: layer)
+        case .startExperiment(let name): stepper.startExperiment(named: name)
+        case .measureGauge: stepper.measureGauge()
         case .advancePhase, .finishIteration, .toggleRunning, .pause, .runForward, .runBackward,
             .viewFeatureMap, .saveCheckpoint:
             break

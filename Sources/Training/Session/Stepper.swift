@@ -147,7 +147,11 @@ public final class Stepper: @unchecked Sendable {
     /// Turns compare mode on or off. Turning it on restarts this model from its seed and
     /// builds a copy with the same initial weights and every block's skip the opposite of
     /// this model's, so both runs start from the same point.
-    public func setComparing(_ on: Bool) {
+    ///
+    /// With `twinSpec` the copy is built from that spec instead, skips included, and
+    /// `twinLabel` names it. Guided experiments use this to compare batch norm on and off,
+    /// or zero-init on and off.
+    public func setComparing(_ on: Bool, twinSpec: ModelSpec? = nil, twinLabel: String? = nil) {
         guard on else {
             twin = nil
             snapshot.comparison = nil
@@ -155,19 +159,23 @@ public final class Stepper: @unchecked Sendable {
             return
         }
         resetWeights()
-        let copy = ResNet(config: model.config, batchSize: model.batchSize)
+        var twinConfig = model.config
+        if let twinSpec { twinConfig.spec = twinSpec }
+        let copy = ResNet(config: twinConfig, batchSize: model.batchSize)
         var generator = SeededGenerator(seed: seed)
         copy.initialize(using: &generator)
         let other = Stepper(
             model: copy, data: MirroredBatchSource(of: model, name: data.name), pool: pool,
             optimizer: optimizer, seed: seed)
         let blocks = snapshot.layers.indices.filter { snapshot.layers[$0].kind == .block }
-        for layer in blocks {
+        for layer in blocks where twinSpec == nil {
             other.setSkip(layer: layer, enabled: !snapshot.layers[layer].skipEnabled)
         }
         let allOn = blocks.allSatisfy { snapshot.layers[$0].skipEnabled }
         let allOff = blocks.allSatisfy { !snapshot.layers[$0].skipEnabled }
-        if allOn {
+        if let twinLabel {
+            other.label = twinLabel
+        } else if allOn {
             other.label = "skips off"
         } else if allOff {
             other.label = "skips on"
@@ -546,6 +554,7 @@ public final class Stepper: @unchecked Sendable {
             StepRecord(
                 iteration: snapshot.iteration, loss: snapshot.currentLoss ?? .nan,
                 accuracy: Double(correct) / Double(model.batchSize)))
+        recordExperimentStep()
     }
 }
 

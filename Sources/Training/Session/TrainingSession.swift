@@ -109,6 +109,12 @@ public final class TrainingSession: SessionControl, @unchecked Sendable {
             stepper.rewind()
         case .saveCheckpoint:
             stepper.saveCheckpoint()
+        case .measureGauge:
+            stepper.setRunning(false)
+            stepper.measureGauge()
+        case .startExperiment(let name):
+            stepper.setRunning(false)
+            stepper.startExperiment(named: name)
         case .toggleCompare:
             stepper.setRunning(false)
             stepper.setComparing(stepper.twin == nil)
