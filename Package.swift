@@ -32,7 +32,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(
             name: "TrainingTests", dependencies: ["Training", "Engine"], exclude: ["Fixtures"]),
-        .testTarget(name: "TUITests", dependencies: ["TUI", "Training"]),
+        .testTarget(name: "TUITests", dependencies: ["TUI", "Training", "Engine"]),
         // Runs the resnet-tui binary from the same build directory.
         .testTarget(name: "CommandTests"),
         // Starts the release binary in tmux; needs `swift build -c release` first.

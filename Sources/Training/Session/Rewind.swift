@@ -228,5 +228,7 @@ extension Stepper {
         snapshot.activations = Array(repeating: nil, count: model.layerCount)
         snapshot.gradients = Array(repeating: nil, count: model.layerCount)
         snapshot.featureMaps = Array(repeating: nil, count: model.layerCount)
+        snapshot.formulaTerms = []
+        snapshot.lossTerms = []
     }
 }
