@@ -21,8 +21,8 @@ private final class RandomBatch: BatchSource, @unchecked Sendable {
 /// Reads the formulas view of a real stepper from the cell buffer and checks each shape and
 /// norm against the model's own tensors.
 struct FormulaNumbersTests {
-    /// A bottleneck network of 4 blocks at width 4 on 3x64x64 images: the stem gives
-    /// 16x16, and the last stage 2x2, so the pooling layer averages N = 4 positions.
+    /// Builds a bottleneck network of 4 blocks at width 4 for 3x64x64 images. The stem
+    /// gives 16x16 and the last stage 2x2, so the pooling layer averages N = 4 positions.
     static func bottleneckStepper() throws -> Stepper {
         let spec = try ModelSpec.parse(name: "resnet50", width: 4, blocks: "1,1,1,1")
         let config = ResNetConfig(

@@ -5,7 +5,7 @@ import Testing
 /// recorded session in the release binary under tmux, reading what the screen shows.
 @Suite(.serialized)
 struct RewindKeyTests {
-    /// The number after "last " in the loss panel's summary: the last finished
+    /// Returns the number after "last " in the loss panel's summary: the last finished
     /// iteration's loss, printed with three decimals.
     static func lastLoss(in lines: [String]) -> String? {
         guard let line = lines.first(where: { $0.contains("last ") }) else { return nil }
@@ -136,7 +136,8 @@ struct RewindKeyTests {
         try tmux.keys("s", "n", "n", "n")
         screen = try tmux.waitFor { Self.shows(["iter 2 done", "phase 3/15", "O: mean"], $0) }
         let secondStats = screen.first { $0.contains("O: mean") }
-        #expect(secondStats != nil && secondStats != firstStats, "the next batch left O as it was")
+        #expect(secondStats != nil, "\(Self.text(screen))")
+        #expect(secondStats != firstStats, "the next batch left O as it was")
 
         // The loss, the pooling layer's 1/N and the first block's weight gradients.
         try tmux.keys("f")

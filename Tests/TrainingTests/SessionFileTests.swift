@@ -110,7 +110,7 @@ struct SessionFileTests {
         #expect(replayed == end, "replay ended at \(replayed), recorded \(end)")
 
         // Without the first learning-rate change the run ends elsewhere, so the checksum
-        // tells sessions apart.
+        // differs.
         var altered = file
         altered.events.remove(at: 1)
         let different = SessionReplay.run(altered, on: try RewindTests.makeStepper(seed: 5))

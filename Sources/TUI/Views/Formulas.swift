@@ -61,7 +61,7 @@ public struct Formulas {
         return parts.isEmpty ? nil : parts.joined(separator: "  ")
     }
 
-    /// A formula padded to `noteColumn`, followed by `note` when there is one.
+    /// Pads a formula to `noteColumn` and appends `note` when there is one.
     private func row(_ formula: String, _ note: String? = nil) -> String {
         guard let note else { return formula }
         let padding = max(1, Self.noteColumn - formula.count)
@@ -143,10 +143,13 @@ public struct Formulas {
         if let norms = normsText(["F(x)", "S(x)", "O"], in: terms) {
             result.append("          " + norms)
         }
-        result += [
-            "          O: \(outputText(layer))",
-            "backward  g = dL/dO ⊙ relu'(F(x) + S(x))",
-        ]
+        result.append("          O: \(outputText(layer))")
+        return result + blockBackwardLines(layer, convolutions: count)
+    }
+
+    private func blockBackwardLines(_ layer: Int, convolutions count: Int) -> [String] {
+        let terms = terms(of: layer)
+        var result = ["backward  g = dL/dO ⊙ relu'(F(x) + S(x))"]
         if let norms = normsText(["dL/dO", "g"], in: terms) {
             result.append("          " + norms)
         }

@@ -43,6 +43,8 @@ public enum KeyHelp {
         ("c", "compare: restart beside a copy with the skips flipped"),
         ("x", "what-if: redo this iteration with the block's skip flipped"),
         ("g", "check the block's gradients against finite differences"),
+        ("u", "rewind one iteration; running on replays it bit for bit"),
+        ("←", "rewind one iteration, at an iteration boundary only"),
         ("Tab", "switch the detail panel: statistics, map, input, formulas"),
         ("[  ]", "previous / next channel of the feature map"),
         ("{  }", "previous / next sample of the batch"),

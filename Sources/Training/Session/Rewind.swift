@@ -13,7 +13,7 @@ public protocol RewindableBatchSource: BatchSource {
 extension IteratorBatchSource: RewindableBatchSource {}
 extension FixedBatchSource: RewindableBatchSource {}
 extension MirroredBatchSource: RewindableBatchSource {
-    /// The mirror copies whatever the first model loaded, so it has no position.
+    /// Returns a placeholder, because the mirror copies whatever the first model loaded.
     func savePosition() -> any Sendable { 0 }
     func restorePosition(_ position: any Sendable) {}
 }
@@ -110,6 +110,7 @@ extension Stepper {
             return
         }
         let point = rewindRing.takePoint(for: model)
+
         var index = 0
         var counters: [Int64] = []
         for entry in model.stateEntries {
@@ -125,6 +126,7 @@ extension Stepper {
             copy.copy(from: parameter.momentumBuffer)
         }
         point.counters = counters
+
         point.dataPosition = source.savePosition()
         point.skips = (0..<model.layerCount).map { model.skipEnabled(layer: $0) }
         point.optimizer = optimizer
@@ -206,6 +208,7 @@ extension Stepper {
         for (copy, parameter) in zip(point.momentumCopies, model.parameters) {
             parameter.momentumBuffer.copy(from: copy)
         }
+
         (data as? RewindableBatchSource)?.restorePosition(point.dataPosition)
         pendingSkips.removeAll()
         for (layer, enabled) in point.skips.enumerated() where snapshot.layers[layer].kind == .block
@@ -213,6 +216,7 @@ extension Stepper {
             model.setSkip(layer: layer, enabled: enabled)
             snapshot.layers[layer].skipEnabled = enabled
         }
+
         optimizer = point.optimizer
         snapshot.learningRate = optimizer.learningRate
         snapshot.iteration = point.iteration
@@ -220,6 +224,7 @@ extension Stepper {
         snapshot.history.removeLast(snapshot.history.count - point.historyCount)
         snapshot.divergedAtStep = point.divergedAtStep
         snapshot.testAccuracy = point.testAccuracy
+
         snapshot.nextPhase = 0
         snapshot.isRunning = false
         snapshot.currentLoss = nil
