@@ -21,6 +21,9 @@ public struct LayerInfo: Sendable, Equatable {
     public var skipEnabled: Bool
     /// Whether the skip is a 1x1 convolution with batch norm instead of the identity.
     public var hasProjection: Bool
+    /// Convolutions in a block's residual branch: 2 in a basic block, 3 in a bottleneck
+    /// block, 0 for layers that are not blocks.
+    public var residualConvolutions = 0
 
     public init(
         name: String, kind: LayerKind, outputShape: [Int], parameterCount: Int,
@@ -248,6 +251,12 @@ public struct SessionSnapshot: Sendable {
     public var gauge: GaugeSnapshot?
     /// The guided experiment in progress, or nil.
     public var experiment: LiveExperiment?
+    /// Per layer, the tensors its formulas name, with shapes and norms: the forward terms
+    /// after its forward phase, then the backward terms after its backward phase. Empty
+    /// before the layer's forward phase in the current iteration.
+    public var formulaTerms: [[FormulaTerm]] = []
+    /// The loss formulas' tensors after the loss phase of the current iteration, else empty.
+    public var lossTerms: [FormulaTerm] = []
 
     public init(
         modelName: String, datasetName: String, batchSize: Int, learningRate: Double,
