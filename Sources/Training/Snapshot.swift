@@ -314,6 +314,9 @@ public enum SessionCommand: Sendable, Equatable {
     case whatIf(layer: Int)
     /// Goes back to the saved state at the start of the last or the current iteration.
     case rewind
+    /// Goes back to the start of the last iteration if the session is at an iteration
+    /// boundary when the command is applied, and otherwise only sets a message.
+    case rewindAtBoundary
 }
 
 /// A running session as the UI sees it.
