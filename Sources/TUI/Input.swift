@@ -132,9 +132,10 @@ public func handleKey(_ key: KeyEvent, state: UIState, snapshot: SessionSnapshot
     case .character("u"):
         return KeyOutcome(state: next, command: .rewind)
     case .left:
-        // Left mirrors Right (next phase) only where a step back is a whole iteration.
-        guard snapshot.nextPhase == 0 else { return KeyOutcome(state: next) }
-        return KeyOutcome(state: next, command: .rewind)
+        // Left reverses Right only at an iteration boundary, where one step back is a whole
+        // iteration. The session checks the boundary, because a step sent just before may
+        // not show in this snapshot yet.
+        return KeyOutcome(state: next, command: .rewindAtBoundary)
     case .character("d"):
         return KeyOutcome(state: next, command: .measureGauge)
     case .character("e"):

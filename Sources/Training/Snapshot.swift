@@ -328,6 +328,9 @@ public enum SessionCommand: Sendable, Equatable {
     case measureGauge
     /// Starts the built-in experiment of this name beside the current model.
     case startExperiment(name: String)
+    /// Goes back to the start of the last iteration if the session is at an iteration
+    /// boundary when the command is applied, and otherwise only sets a message.
+    case rewindAtBoundary
 }
 
 /// A running session as the UI sees it.

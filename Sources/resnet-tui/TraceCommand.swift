@@ -74,6 +74,7 @@ func runTrace(_ parsed: ParsedArguments) throws {
     }
     let steps = try parsed.int("steps", default: 1, range: 1...1_000_000)
     let stepper = try makeTraceStepper(parsed)
+    stepper.rewindDepth = 0
 
     do {
         try FileManager.default.createDirectory(

@@ -57,6 +57,8 @@ func runTrain(_ parsed: ParsedArguments) throws {
                 + "constant")
     }
     let (stepper, data) = try makeTrainingRun(parsed)
+    // Headless training never rewinds, so it skips copying the state every iteration.
+    stepper.rewindDepth = 0
     let steps: Int
     if parsed.values["epochs"] != nil {
         let epochs = try parsed.int("epochs", default: 1, range: 1...100_000)

@@ -95,7 +95,9 @@ import Training
 @Test func helpSwallowsOtherKeys() {
     let snapshot = Fixtures.backwardThroughLayer1()
     let state = UIState(selectedLayer: 1, helpVisible: true)
-    for key: KeyEvent in [.character("n"), .character("s"), .character(" "), .right, .character("t")] {
+    for key: KeyEvent in [
+        .character("n"), .character("s"), .character(" "), .right, .character("t"),
+    ] {
         let outcome = handleKey(key, state: state, snapshot: snapshot)
         #expect(outcome.command == nil, "\(key) does nothing while the help is open")
         #expect(outcome.state == state, "\(key)")
@@ -105,7 +107,7 @@ import Training
 @Test func unknownKeysDoNothing() {
     let snapshot = Fixtures.backwardThroughLayer1()
     let state = UIState(selectedLayer: 2)
-    for key: KeyEvent in [.character("z"), .left, .resize, .escape] {
+    for key: KeyEvent in [.character("z"), .resize, .escape] {
         let outcome = handleKey(key, state: state, snapshot: snapshot)
         #expect(outcome == KeyOutcome(state: state), "\(key)")
     }
@@ -155,4 +157,13 @@ import Training
     #expect(throws: TerminalError.notATerminal) {
         try App.run(session: session)
     }
+}
+
+@Test func rewindKeys() {
+    let midIteration = Fixtures.backwardThroughLayer1()
+    #expect(midIteration.nextPhase > 0)
+    let state = UIState(snapshot: midIteration)
+    #expect(handleKey(.character("u"), state: state, snapshot: midIteration).command == .rewind)
+    // The session decides whether Left acts, because it knows the current phase.
+    #expect(handleKey(.left, state: state, snapshot: midIteration).command == .rewindAtBoundary)
 }

@@ -88,6 +88,20 @@ struct RewindTests {
         #expect(StepperTests.weights(of: stepper) == StepperTests.weights(of: straight))
     }
 
+    @Test func boundaryRewindIgnoresMidIteration() throws {
+        let stepper = try Self.makeStepper()
+        Self.run(stepper, iterations: 2)
+        stepper.advance()
+        stepper.rewind(onlyAtBoundary: true)
+        #expect(stepper.snapshot.nextPhase == 1)
+        #expect(stepper.snapshot.iteration == 2)
+        #expect(stepper.snapshot.message?.hasPrefix("Left steps back only") == true)
+        stepper.finishIteration()
+        stepper.rewind(onlyAtBoundary: true)
+        #expect(stepper.snapshot.iteration == 2)
+        #expect(stepper.snapshot.message == "rewound to iteration 2 (2 more available)")
+    }
+
     @Test func ringKeepsOnlyDepthStates() throws {
         let stepper = try Self.makeStepper()
         stepper.rewindDepth = 4

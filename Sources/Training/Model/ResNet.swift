@@ -207,7 +207,7 @@ public final class ResNet: @unchecked Sendable {
     }
 
     /// A wrong gradient that every backward pass produces on purpose, for testing the
-    /// gradient check; nil, the default, in training.
+    /// gradient check. It is nil by default and in training.
     public var gradientFault: GradientFault?
 
     /// The gradient that reaches a layer's input: the norm of dL/dinput and, for blocks, its

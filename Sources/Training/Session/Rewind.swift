@@ -160,8 +160,15 @@ extension Stepper {
     /// statistics, momentum, the data position, skip and optimizer settings and the loss
     /// history return to what they were there, so running on replays the same iterations
     /// bit for bit. In compare mode the copy goes back with this model. The status line
-    /// reports the iteration reached and how many more steps back are available.
-    public func rewind() {
+    /// reports the iteration reached and how many more steps back are available. With
+    /// `onlyAtBoundary`, the middle of an iteration only gets a message.
+    public func rewind(onlyAtBoundary: Bool = false) {
+        if onlyAtBoundary && !atIterationBoundary {
+            snapshot.message =
+                "Left steps back only at an iteration boundary. Press u to go back to the "
+                + "start of this iteration."
+            return
+        }
         guard let point = rewindRing.points.last else {
             if rewindRing.capacity == 0 && rewindMemoryLimit < RewindPoint.bytes(of: model) {
                 let needed = RewindPoint.bytes(of: model) >> 20

@@ -53,7 +53,7 @@ public struct SessionFile: Sendable, Equatable {
         /// The key as the help lists it, such as `t` or `+`.
         public var key: String
         /// One of `toggle-skip`, `toggle-all-skips`, `scale-lr`, `reset`, `compare`,
-        /// `rewind`, `what-if`, `gradcheck` and `experiment`.
+        /// `rewind`, `rewind-at-boundary`, `what-if`, `gradcheck` and `experiment`.
         public var command: String
         /// The block's layer index for `toggle-skip`, `what-if` and `gradcheck`.
         public var layer: Int?
@@ -131,6 +131,8 @@ extension SessionFile.Event {
             (key, name) = ("c", "compare")
         case .rewind:
             (key, name) = ("u", "rewind")
+        case .rewindAtBoundary:
+            (key, name) = ("Left", "rewind-at-boundary")
         case .whatIf(let index):
             (key, name, layer) = ("x", "what-if", index)
         case .gradientCheck(let index):
@@ -158,6 +160,7 @@ extension SessionFile.Event {
         case "reset": return .resetWeights
         case "compare": return .toggleCompare
         case "rewind": return .rewind
+        case "rewind-at-boundary": return .rewindAtBoundary
         case "what-if": return layer.map { .whatIf(layer: $0) }
         case "gradcheck": return layer.map { .gradientCheck(layer: $0) }
         case "experiment": return experiment.map { .startExperiment(name: $0) }
@@ -357,6 +360,7 @@ public enum SessionReplay {
         case .resetWeights: stepper.resetWeights()
         case .toggleCompare: stepper.setComparing(stepper.twin == nil)
         case .rewind: stepper.rewind()
+        case .rewindAtBoundary: stepper.rewind(onlyAtBoundary: true)
         case .whatIf(let layer): stepper.whatIf(layer: layer)
         case .gradientCheck(let layer): stepper.gradientCheck(layer: layer)
         case .startExperiment(let name): stepper.startExperiment(named: name)

@@ -11,7 +11,8 @@ public final class TrainingSession: SessionControl, @unchecked Sendable {
     private let stopped = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
 
-    /// Writes every state-changing command to a session file when set before `start()`.
+    /// Recorder that writes every state-changing command to a session file, when set
+    /// before `start()`.
     public var recorder: SessionRecorder?
 
     public init(stepper: Stepper) {
@@ -107,6 +108,9 @@ public final class TrainingSession: SessionControl, @unchecked Sendable {
         case .rewind:
             stepper.setRunning(false)
             stepper.rewind()
+        case .rewindAtBoundary:
+            stepper.setRunning(false)
+            stepper.rewind(onlyAtBoundary: true)
         case .saveCheckpoint:
             stepper.saveCheckpoint()
         case .measureGauge:
