@@ -29,9 +29,12 @@ let package = Package(
         .target(name: "Training", dependencies: ["Engine", "CZlib"], swiftSettings: kernelSettings),
         .target(name: "TUI", dependencies: ["Training", "CNCursesW"]),
         .executableTarget(name: "resnet-tui", dependencies: ["TUI", "Training", "Engine"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine"]),
+        // Reads the PyTorch reference fixtures for the engine and training tests.
+        .target(name: "FixtureSupport", dependencies: ["Engine"], path: "Tests/FixtureSupport"),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "FixtureSupport"]),
         .testTarget(
-            name: "TrainingTests", dependencies: ["Training", "Engine"], exclude: ["Fixtures"]),
+            name: "TrainingTests", dependencies: ["Training", "Engine", "FixtureSupport"],
+            exclude: ["Fixtures"]),
         .testTarget(name: "TUITests", dependencies: ["TUI", "Training"]),
         // Runs the resnet-tui binary from the same build directory.
         .testTarget(name: "CommandTests"),

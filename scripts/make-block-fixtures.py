@@ -16,11 +16,10 @@ use gets an all-zero gradient. Regenerate with:
     /work/venv/bin/python scripts/make-block-fixtures.py
 """
 
-import json
 import os
-import struct
 import sys
 
+import fixture_files
 import torch
 from torch import nn
 
@@ -50,22 +49,7 @@ class BasicBlock(nn.Module):
 
 
 def write_fixture(name, settings, tensors):
-    """Write NAME.json and NAME.bin; `tensors` maps names to torch tensors."""
-    header = {"block": name, "torch": torch.__version__, "settings": settings, "tensors": []}
-    payload = bytearray()
-    offset = 0
-    for tensor_name, tensor in tensors.items():
-        values = tensor.detach().to(torch.float32).contiguous().flatten().tolist()
-        header["tensors"].append(
-            {"name": tensor_name, "shape": list(tensor.shape), "offset": offset}
-        )
-        payload += struct.pack(f"<{len(values)}f", *values)
-        offset += len(values)
-    with open(os.path.join(OUTPUT, name + ".json"), "w") as file:
-        json.dump(header, file, indent=1)
-        file.write("\n")
-    with open(os.path.join(OUTPUT, name + ".bin"), "wb") as file:
-        file.write(payload)
+    fixture_files.write_fixture(OUTPUT, "block", name, settings, tensors)
 
 
 def block_fixture(name, in_channels, out_channels, stride, skip):

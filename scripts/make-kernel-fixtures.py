@@ -12,33 +12,17 @@ The generator is seeded, but other PyTorch versions may round a few results diff
 in the last bit, which the tests' tolerance (1e-4 of each tensor's max magnitude) absorbs.
 """
 
-import json
 import os
-import struct
 import sys
 
+import fixture_files
 import torch
 
 OUTPUT = os.path.join(os.path.dirname(__file__), "..", "Tests", "EngineTests", "Fixtures")
 
 
 def write_fixture(name, settings, tensors):
-    """Write NAME.json and NAME.bin; `tensors` maps names to torch tensors."""
-    header = {"kernel": name, "torch": torch.__version__, "settings": settings, "tensors": []}
-    payload = bytearray()
-    offset = 0
-    for tensor_name, tensor in tensors.items():
-        values = tensor.detach().to(torch.float32).contiguous().flatten().tolist()
-        header["tensors"].append(
-            {"name": tensor_name, "shape": list(tensor.shape), "offset": offset}
-        )
-        payload += struct.pack(f"<{len(values)}f", *values)
-        offset += len(values)
-    with open(os.path.join(OUTPUT, name + ".json"), "w") as file:
-        json.dump(header, file, indent=1)
-        file.write("\n")
-    with open(os.path.join(OUTPUT, name + ".bin"), "wb") as file:
-        file.write(payload)
+    fixture_files.write_fixture(OUTPUT, "kernel", name, settings, tensors)
 
 
 def conv_fixtures():

@@ -702,79 +702,25 @@ private func multiplyTiles(
     }
 }
 
-/// Computes one 4 x 64 tile of C = A · B in sixteen SIMD16 accumulators. A 4 x 64 tile needs 16
-/// accumulators, 4 B vectors and 1 broadcast, which fits the 32 vector registers of AVX-512.
+/// Computes one 4 x 64 tile of C = A · B.
 @inline(__always)
 private func multiplyTile(
     depth: Int, a: UnsafePointer<Float>, aStride: Int, b: UnsafePointer<Float>, bStride: Int,
     c: UnsafeMutablePointer<Float>, cStride: Int
 ) {
-    var c00 = SIMD16<Float>()
-    var c01 = SIMD16<Float>()
-    var c02 = SIMD16<Float>()
-    var c03 = SIMD16<Float>()
-    var c10 = SIMD16<Float>()
-    var c11 = SIMD16<Float>()
-    var c12 = SIMD16<Float>()
-    var c13 = SIMD16<Float>()
-    var c20 = SIMD16<Float>()
-    var c21 = SIMD16<Float>()
-    var c22 = SIMD16<Float>()
-    var c23 = SIMD16<Float>()
-    var c30 = SIMD16<Float>()
-    var c31 = SIMD16<Float>()
-    var c32 = SIMD16<Float>()
-    var c33 = SIMD16<Float>()
-
+    var tile = Tile4x64()
     let a0 = a
     let a1 = a + aStride
     let a2 = a + 2 * aStride
     let a3 = a + 3 * aStride
     var bRow = b
     for d in 0..<depth {
-        let b0 = loadVector(bRow)
-        let b1 = loadVector(bRow + 16)
-        let b2 = loadVector(bRow + 32)
-        let b3 = loadVector(bRow + 48)
-        let w0 = SIMD16<Float>(repeating: a0[d])
-        c00.addProduct(w0, b0)
-        c01.addProduct(w0, b1)
-        c02.addProduct(w0, b2)
-        c03.addProduct(w0, b3)
-        let w1 = SIMD16<Float>(repeating: a1[d])
-        c10.addProduct(w1, b0)
-        c11.addProduct(w1, b1)
-        c12.addProduct(w1, b2)
-        c13.addProduct(w1, b3)
-        let w2 = SIMD16<Float>(repeating: a2[d])
-        c20.addProduct(w2, b0)
-        c21.addProduct(w2, b1)
-        c22.addProduct(w2, b2)
-        c23.addProduct(w2, b3)
-        let w3 = SIMD16<Float>(repeating: a3[d])
-        c30.addProduct(w3, b0)
-        c31.addProduct(w3, b1)
-        c32.addProduct(w3, b2)
-        c33.addProduct(w3, b3)
+        tile.add(
+            a0[d], a1[d], a2[d], a3[d], loadVector(bRow), loadVector(bRow + 16),
+            loadVector(bRow + 32), loadVector(bRow + 48))
         bRow += bStride
     }
-
-    storeVector(c00, c)
-    storeVector(c01, c + 16)
-    storeVector(c02, c + 32)
-    storeVector(c03, c + 48)
-    storeVector(c10, c + cStride)
-    storeVector(c11, c + cStride + 16)
-    storeVector(c12, c + cStride + 32)
-    storeVector(c13, c + cStride + 48)
-    storeVector(c20, c + 2 * cStride)
-    storeVector(c21, c + 2 * cStride + 16)
-    storeVector(c22, c + 2 * cStride + 32)
-    storeVector(c23, c + 2 * cStride + 48)
-    storeVector(c30, c + 3 * cStride)
-    storeVector(c31, c + 3 * cStride + 16)
-    storeVector(c32, c + 3 * cStride + 32)
-    storeVector(c33, c + 3 * cStride + 48)
+    tile.store(to: c, stride: cStride)
 }
 
 /// Sums, over `sampleCount` samples and `width` pixels, the products of 4 gradOutput rows

@@ -142,36 +142,15 @@ private func loadPixels(
     return UnsafeRawPointer(base + low).loadUnaligned(as: SIMD16<Float>.self)
 }
 
-@inline(__always)
-private func storePixels(_ vector: SIMD16<Float>, _ pointer: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(pointer).storeBytes(of: vector, as: SIMD16<Float>.self)
-}
-
-/// Computes one 4 x 64 tile of `A · im2col(padded)` in sixteen SIMD16 accumulators, with one
-/// FMA chain per element over the depth in increasing order.
+/// Computes one 4 x 64 tile of `A · im2col(padded)`, with one FMA chain per element over
+/// the depth in increasing order.
 @inline(__always)
 private func directTile(
     depth: Int, a: UnsafePointer<Float>, aStride: Int, padded: UnsafePointer<Float>,
     rowOffsets: UnsafePointer<Int>, offsets: VectorOffsets, split: Bool,
     c: UnsafeMutablePointer<Float>, cStride: Int
 ) {
-    var c00 = SIMD16<Float>()
-    var c01 = SIMD16<Float>()
-    var c02 = SIMD16<Float>()
-    var c03 = SIMD16<Float>()
-    var c10 = SIMD16<Float>()
-    var c11 = SIMD16<Float>()
-    var c12 = SIMD16<Float>()
-    var c13 = SIMD16<Float>()
-    var c20 = SIMD16<Float>()
-    var c21 = SIMD16<Float>()
-    var c22 = SIMD16<Float>()
-    var c23 = SIMD16<Float>()
-    var c30 = SIMD16<Float>()
-    var c31 = SIMD16<Float>()
-    var c32 = SIMD16<Float>()
-    var c33 = SIMD16<Float>()
-
+    var tile = Tile4x64()
     let a0 = a
     let a1 = a + aStride
     let a2 = a + 2 * aStride
@@ -180,46 +159,10 @@ private func directTile(
     let (h0, h1, h2, h3) = offsets.high
     for d in 0..<depth {
         let base = padded + rowOffsets[d]
-        let b0 = loadPixels(base, l0, h0, split: split)
-        let b1 = loadPixels(base, l1, h1, split: split)
-        let b2 = loadPixels(base, l2, h2, split: split)
-        let b3 = loadPixels(base, l3, h3, split: split)
-        let w0 = SIMD16<Float>(repeating: a0[d])
-        c00.addProduct(w0, b0)
-        c01.addProduct(w0, b1)
-        c02.addProduct(w0, b2)
-        c03.addProduct(w0, b3)
-        let w1 = SIMD16<Float>(repeating: a1[d])
-        c10.addProduct(w1, b0)
-        c11.addProduct(w1, b1)
-        c12.addProduct(w1, b2)
-        c13.addProduct(w1, b3)
-        let w2 = SIMD16<Float>(repeating: a2[d])
-        c20.addProduct(w2, b0)
-        c21.addProduct(w2, b1)
-        c22.addProduct(w2, b2)
-        c23.addProduct(w2, b3)
-        let w3 = SIMD16<Float>(repeating: a3[d])
-        c30.addProduct(w3, b0)
-        c31.addProduct(w3, b1)
-        c32.addProduct(w3, b2)
-        c33.addProduct(w3, b3)
+        tile.add(
+            a0[d], a1[d], a2[d], a3[d], loadPixels(base, l0, h0, split: split),
+            loadPixels(base, l1, h1, split: split), loadPixels(base, l2, h2, split: split),
+            loadPixels(base, l3, h3, split: split))
     }
-
-    storePixels(c00, c)
-    storePixels(c01, c + 16)
-    storePixels(c02, c + 32)
-    storePixels(c03, c + 48)
-    storePixels(c10, c + cStride)
-    storePixels(c11, c + cStride + 16)
-    storePixels(c12, c + cStride + 32)
-    storePixels(c13, c + cStride + 48)
-    storePixels(c20, c + 2 * cStride)
-    storePixels(c21, c + 2 * cStride + 16)
-    storePixels(c22, c + 2 * cStride + 32)
-    storePixels(c23, c + 2 * cStride + 48)
-    storePixels(c30, c + 3 * cStride)
-    storePixels(c31, c + 3 * cStride + 16)
-    storePixels(c32, c + 3 * cStride + 32)
-    storePixels(c33, c + 3 * cStride + 48)
+    tile.store(to: c, stride: cStride)
 }

@@ -71,7 +71,8 @@ public struct KeyOutcome: Sendable, Equatable {
 /// runs the backward pass to the input and Space starts or pauses training. `+` (or `=`)
 /// doubles and `-` halves the learning rate, and `r` resets the weights from the seed.
 /// Up/`k` and Down/`j` move the selection between blocks, `t` toggles the selected block's
-/// skip and `T` toggles all skips. `?` opens or closes the help, Esc closes it, and
+/// skip and `T` toggles all skips. `u`, and Left at an iteration boundary, rewind one
+/// iteration. `?` opens or closes the help, Esc closes it, and
 /// `q` quits. While the help is open, only `?`, Esc and `q` act, so a key pressed to read the help
 /// does not also step the network.
 public func handleKey(_ key: KeyEvent, state: UIState, snapshot: SessionSnapshot) -> KeyOutcome {
@@ -133,6 +134,12 @@ public func handleKey(_ key: KeyEvent, state: UIState, snapshot: SessionSnapshot
     case .character("e"):
         return KeyOutcome(
             state: next, command: .startExperiment(name: nextExperiment(after: snapshot)))
+    case .character("u"):
+        return KeyOutcome(state: next, command: .rewind)
+    case .left:
+        // Left mirrors Right (next phase) only where a step back is a whole iteration.
+        guard snapshot.nextPhase == 0 else { return KeyOutcome(state: next) }
+        return KeyOutcome(state: next, command: .rewind)
     case .character("w"):
         return KeyOutcome(state: next, command: .saveCheckpoint)
     case .character("c"):
@@ -198,6 +205,8 @@ public enum DetailView: Sendable, Equatable, CaseIterable {
     case input
     /// The forward and backward rules of the current layer with shapes and norms.
     case formulas
+    /// Every layer's input-gradient norm over the iterations so far, with alarms.
+    case depthTime
 
     /// The view that Tab moves to.
     public var next: DetailView {

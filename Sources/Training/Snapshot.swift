@@ -217,6 +217,9 @@ public struct SessionSnapshot: Sendable {
     public var message: String?
     /// The step whose loss became NaN or infinite, until the weights are reset.
     public var divergedAtStep: Int?
+    /// The NaN and infinite values of the last batch loaded, or nil when it was finite.
+    /// Such a batch ends its iteration before the forward pass.
+    public var invalidInput: NonFiniteValues?
     /// The sample of the batch and the channel that `featureMaps` and `inputMap` show, as
     /// requested; each map records what it could take.
     public var featureSample: Int
@@ -240,6 +243,11 @@ public struct SessionSnapshot: Sendable {
     public var gauge: GaugeSnapshot?
     /// The guided experiment in progress, or nil.
     public var experiment: LiveExperiment?
+    /// Every block against the iterations so far, with the alarms of the
+    /// latest iteration; nil for a snapshot not made by a stepper.
+    public var depthStrip: DepthTimeStrip?
+    /// Iterations that `u` can go back, and the memory the saved states take.
+    public var rewind = RewindStatus()
 
     public init(
         modelName: String, datasetName: String, batchSize: Int, learningRate: Double,
@@ -309,6 +317,8 @@ public enum SessionCommand: Sendable, Equatable {
     case measureGauge
     /// Starts the built-in experiment of this name beside the current model.
     case startExperiment(name: String)
+    /// Goes back to the saved state at the start of the last or the current iteration.
+    case rewind
 }
 
 /// A running session as the UI sees it.

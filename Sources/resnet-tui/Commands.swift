@@ -14,9 +14,12 @@ let usage = """
       resnet-tui trace --out DIR        write per-phase statistics to DIR/trace.jsonl
       resnet-tui gradcheck [options]    check gradients against finite differences
       resnet-tui experiment NAME        run a built-in experiment headless; --list names them
+      resnet-tui soak --dir DIR         train with random skip toggles, learning-rate
+                                        changes and saves; check memory and checkpoints
       resnet-tui summary [options]      print every layer's shapes and parameters
       resnet-tui bench [options]        time the kernels and training steps
       resnet-tui bench-frames           time drawing one UI frame
+      resnet-tui replay FILE            replay a session file written with --record
       resnet-tui COMMAND --help         options of one command
       resnet-tui --help | --version
 
@@ -36,6 +39,8 @@ let usage = """
                         ascii is chosen automatically outside a UTF-8 locale
       --experiment NAME UI: start a guided experiment beside the model: plain-vs-residual,
                         batchnorm or zero-init (e cycles through them)
+      --record FILE     UI: write a session file (JSON lines) with the options, every key
+                        that changed training and the final weights checksum, for replay
 
     """
 
@@ -56,6 +61,7 @@ let commonFlags = [
 let displayFlags = [
     FlagSpec(name: "no-color", takesValue: false, help: ""),
     FlagSpec(name: "charts", takesValue: true, help: ""),
+    FlagSpec(name: "record", takesValue: true, help: ""),
 ]
 
 func runCommand(_ arguments: [String]) throws {
@@ -97,6 +103,8 @@ func runCommand(_ arguments: [String]) throws {
         try runBench(rest)
     case "experiment":
         try runExperimentCommand(rest)
+    case "replay":
+        try runReplay(rest)
     case "help":
         print(usage, terminator: "")
     case _ where subcommands[command] != nil:
@@ -114,7 +122,7 @@ func runCommand(_ arguments: [String]) throws {
         }
     default:
         let commands =
-            ["tui", "help", "summary", "bench", "bench-frames", "experiment"]
+            ["tui", "help", "summary", "bench", "bench-frames", "experiment", "replay"]
             + subcommands.keys.sorted()
         throw UsageError(
             description: "unknown command '\(command)'"
@@ -127,6 +135,7 @@ let subcommands: [String: (CommandDescription, @Sendable (ParsedArguments) throw
     "train": (trainCommand, runTrain),
     "trace": (traceCommand, runTrace),
     "gradcheck": (gradcheckCommand, runGradcheck),
+    "soak": (soakCommand, runSoak),
 ]
 
 /// Builds the stepper that the UI drives.
@@ -176,16 +185,25 @@ func runInteractive(_ parsed: ParsedArguments) throws {
     }
     try App.checkTerminal()
     let (stepper, data) = try makeTrainingRun(parsed)
-    if let name = parsed.values["experiment"] {
-        stepper.startExperiment(named: name)
-    }
     stepper.setEvaluationSet(data.test)
     stepper.checkpointPath = parsed.values["save"]
     let session = TrainingSession(stepper: stepper)
+    var recorder: SessionRecorder?
+    if let path = parsed.values["record"] {
+        recorder = try SessionRecorder(path: path, header: sessionHeader(parsed, stepper: stepper))
+        session.recorder = recorder
+    }
     session.start()
+    // Sent as a command, not applied before the start, so a session file records it.
+    if let name = parsed.values["experiment"] {
+        session.send(.startExperiment(name: name))
+    }
     do {
         defer { session.stop() }
         try App.run(session: session, options: options)
+    }
+    if let recorder, let error = recorder.error {
+        throw SessionWriteError(path: recorder.path, message: "\(error)")
     }
     try saveIfRequested(parsed, model: stepper.model)
 }

@@ -106,6 +106,24 @@ let flagHelp: [String: (placeholder: String, text: String)] = [
         "write one CSV row per step to FILE: step, epoch, loss, accuracy, learning rate, "
             + "images/s, and per block the skip-path, residual-path and total input-gradient norms"
     ),
+    "no-eval": (
+        "",
+        "skip the evaluation on the test split after each epoch; the epoch lines then show "
+            + "training loss and accuracy only"
+    ),
+    "save-every": ("K", "save a checkpoint every K steps (default 100)"),
+    "dir": (
+        "DIR", "directory for the checkpoints, soak-step-N.safetensors; created if missing"
+    ),
+    "warmup": (
+        "N",
+        "steps before the first RSS reading (default: the larger of --steps / 10 and "
+            + "--save-every, so the first save happens during warm-up)"
+    ),
+    "max-growth": (
+        "PERCENT",
+        "largest accepted RSS growth from the warm-up reading to the end (default 5)"
+    ),
     "out": ("DIR", "directory to write the trace to; created if missing"),
     "batch-file": (
         "FILE",

@@ -14,7 +14,7 @@ let trainCommand = CommandDescription(
     flags: commonFlags + modelFlags + checkpointFlags
         + ["steps", "epochs", "schedule", "log"].map {
             FlagSpec(name: $0, takesValue: true, help: "")
-        },
+        } + [FlagSpec(name: "no-eval", takesValue: false, help: "")],
     notes: """
         Example:
           resnet-tui train --model resnet20 --data mnist:DIR --epochs 1 --log run.csv
@@ -71,6 +71,7 @@ func runTrain(_ parsed: ParsedArguments) throws {
     let log = try parsed.values["log"].map { path in
         try StepLog(path: path, blockNames: blockLayers.map { stepper.snapshot.layers[$0].name })
     }
+    let evaluate = !parsed.has("no-eval")
     let progress = ProgressBar(total: steps)
     let epochCount = (steps + data.batchesPerEpoch - 1) / data.batchesPerEpoch
     let start = Date()
@@ -81,6 +82,12 @@ func runTrain(_ parsed: ParsedArguments) throws {
         stepper.optimizer.learningRate = rate
         stepper.finishIteration()
         let snapshot = stepper.snapshot
+        if let invalid = snapshot.invalidInput {
+            progress.clear()
+            try? log?.close()
+            throw TrainingFailure(
+                description: "\(invalid); training stopped before step \(step + 1)")
+        }
         // The loss of this iteration, read from the loss phase, because a stepper may end a
         // diverged iteration before its update and leave no record for it.
         let loss = snapshot.currentLoss ?? .nan
@@ -88,8 +95,10 @@ func runTrain(_ parsed: ParsedArguments) throws {
             progress.clear()
             // Keeps the rows up to the divergence, which show how it came about.
             try? log?.close()
+            let value = loss.isNaN ? "NaN" : (loss > 0 ? "+Inf" : "-Inf")
             throw TrainingFailure(
-                description: "loss is \(loss) at step \(step + 1); lower --lr and try again")
+                description: "loss is \(value) at step \(step + 1), so training stopped "
+                    + "before that step's update; lower --lr and try again")
         }
         totals.steps += 1
         totals.loss += record.loss
@@ -108,7 +117,12 @@ func runTrain(_ parsed: ParsedArguments) throws {
 
         let epochEnds = (step + 1) % data.batchesPerEpoch == 0 || step + 1 == steps
         if epochEnds {
-            let test = stepper.model.evaluate(data.test, pool: stepper.pool)
+            var testColumns = ""
+            if evaluate {
+                let test = stepper.model.evaluate(data.test, pool: stepper.pool)
+                testColumns =
+                    "test loss \(format(test.loss, 4)) acc \(format(100 * test.accuracy, 2))%  "
+            }
             progress.clear()
             let partial =
                 totals.steps < data.batchesPerEpoch
@@ -117,8 +131,7 @@ func runTrain(_ parsed: ParsedArguments) throws {
                 "epoch \(epoch + 1)/\(epochCount)\(partial)  "
                     + "train loss \(format(totals.loss / Double(totals.steps), 4)) "
                     + "acc \(format(100 * totals.accuracy / Double(totals.steps), 2))%  "
-                    + "test loss \(format(test.loss, 4)) acc \(format(100 * test.accuracy, 2))%  "
-                    + "\(format(Date().timeIntervalSince(totals.start), 1)) s")
+                    + testColumns + "\(format(Date().timeIntervalSince(totals.start), 1)) s")
             totals = EpochTotals()
         }
     }
@@ -128,7 +141,8 @@ func runTrain(_ parsed: ParsedArguments) throws {
     let images = Double(steps * stepper.model.batchSize)
     printLine(
         "trained \(steps) steps of \(stepper.model.batchSize) images in \(format(seconds, 1)) s "
-            + "(\(format(images / seconds, 0)) images/s, test evaluation included)")
+            + "(\(format(images / seconds, 0)) images/s"
+            + (evaluate ? ", test evaluation included)" : ")"))
 }
 
 /// Writes `line` and a newline to stdout at once, unbuffered, so each line shows up

@@ -61,13 +61,16 @@ func makeTemporaryDirectory() throws -> String {
 
 /// Flags each command must list in its help, beside the common ones.
 let commandFlags: [String: [String]] = [
-    "train": ["--steps", "--epochs", "--log", "--schedule", "--input", "--data", "--model"],
+    "train": [
+        "--steps", "--epochs", "--log", "--schedule", "--input", "--data", "--model", "--no-eval",
+    ],
     "trace": ["--out", "--steps", "--batch-file", "--input", "--model"],
     "gradcheck": ["--step", "--samples", "--threshold", "--model", "--batch"],
+    "soak": ["--steps", "--save-every", "--dir", "--warmup", "--max-growth", "--model"],
 ]
 
 @Suite struct CommandLineTests {
-    @Test(arguments: ["train", "trace", "gradcheck"])
+    @Test(arguments: ["train", "trace", "gradcheck", "soak"])
     func helpListsFlags(command: String) throws {
         let result = try run([command, "--help"])
         #expect(result.status == 0, "stderr: \(result.stderr)")
@@ -170,6 +173,17 @@ let commandFlags: [String: [String]] = [
         let lastRate = Double(rows[3].split(separator: ",")[4])
         #expect(firstRate == 0.05)
         #expect((lastRate ?? 1) < 0.05)
+    }
+
+    @Test func trainNoEvalSkipsTestSplit() throws {
+        let result = try run([
+            "train", "--model", "resnet8", "--input", "1,8,8", "--batch", "8", "--steps", "2",
+            "--threads", "1", "--no-eval",
+        ])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(
+            result.stdout.contains("epoch 1/1 (2 of 1250 steps)  train loss"), "\(result.stdout)")
+        #expect(!result.stdout.contains("test"), "\(result.stdout)")
     }
 
     @Test func trainOnCIFARDirectory() throws {

@@ -1,4 +1,5 @@
 import Engine
+import FixtureSupport
 import Foundation
 import Testing
 
@@ -7,104 +8,21 @@ import Testing
 /// largest magnitude in the expected tensor, so the bound scales with the tensor and a
 /// near-zero element is not held to a relative bound it cannot meet in Float32.
 
-/// One fixture: a kernel's settings and its named tensors, read from NAME.json and NAME.bin.
-struct Fixture {
-    private struct Header: Decodable {
-        var settings: [String: Double]
-        var tensors: [Entry]
-    }
-
-    private struct Entry: Decodable {
-        var name: String
-        var shape: [Int]
-        var offset: Int
-    }
-
-    let name: String
-    let settings: [String: Double]
-    private let entries: [String: Entry]
-    private let values: [Float]
-
+extension Fixture {
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("Fixtures")
 
-    init(_ name: String) throws {
-        self.name = name
-        let headerData = try Data(contentsOf: Self.directory.appendingPathComponent(name + ".json"))
-        let header = try JSONDecoder().decode(Header.self, from: headerData)
-        settings = header.settings
-        entries = Dictionary(uniqueKeysWithValues: header.tensors.map { ($0.name, $0) })
-        let payload = try Data(contentsOf: Self.directory.appendingPathComponent(name + ".bin"))
-        // The payload is little-endian float32, which is the host order on x86-64 and arm64.
-        values = payload.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-    }
-
-    func shape(_ tensorName: String) -> [Int] {
-        guard let entry = entries[tensorName] else {
-            preconditionFailure("fixture \(name) has no tensor '\(tensorName)'")
-        }
-        return entry.shape
-    }
-
-    func floats(_ tensorName: String) -> [Float] {
-        let shape = shape(tensorName)
-        let offset = entries[tensorName]!.offset
-        return Array(values[offset..<(offset + shape.reduce(1, *))])
-    }
-
-    func tensor(_ tensorName: String) -> Tensor {
-        Tensor(shape: shape(tensorName), values: floats(tensorName))
-    }
-
-    func int(_ setting: String) -> Int { Int(settings[setting]!) }
-    func float(_ setting: String) -> Float { Float(settings[setting]!) }
+    init(_ name: String) throws { try self.init(name, in: Self.directory) }
 }
 
-/// Records one issue when `observed` differs from the fixture's tensor by more than 1e-4 of
-/// the expected tensor's max finite magnitude. A NaN or infinite expected element must be
-/// matched exactly.
+/// Records an issue when `observed` does not match the fixture's tensor (see
+/// `Fixture.mismatch`).
 func expectMatches(
     _ observed: Tensor, _ fixture: Fixture, _ tensorName: String,
     sourceLocation: SourceLocation = #_sourceLocation
 ) {
-    let expected = fixture.floats(tensorName)
-    let what = "\(fixture.name).\(tensorName)"
-    guard observed.shape == fixture.shape(tensorName) else {
-        Issue.record(
-            "\(what): expected shape \(fixture.shape(tensorName)), observed \(observed.shape)",
-            sourceLocation: sourceLocation)
-        return
-    }
-    let scale = expected.filter(\.isFinite).map { abs(Double($0)) }.max() ?? 0
-    let tolerance = 1e-4 * max(scale, 1e-30)
-    var failures = 0
-    var worst: (index: Int, difference: Double)? = nil
-    for i in expected.indices {
-        let e = expected[i]
-        let o = observed[i]
-        let matches: Bool
-        let difference: Double
-        if e.isNaN || e.isInfinite {
-            matches = (e.isNaN && o.isNaN) || e == o
-            difference = matches ? 0 : .infinity
-        } else {
-            difference = abs(Double(o) - Double(e))
-            matches = difference <= tolerance
-        }
-        if !matches {
-            failures += 1
-            if worst == nil || !(difference <= worst!.difference) { worst = (i, difference) }
-        }
-    }
-    if let worst {
-        Issue.record(
-            """
-            \(what): \(failures) of \(expected.count) elements out of tolerance; worst at \
-            \(worst.index): expected \(expected[worst.index]), observed \(observed[worst.index]), \
-            difference \(worst.difference); tolerance \(tolerance) (1e-4 x max |expected| \
-            \(scale))
-            """,
-            sourceLocation: sourceLocation)
+    if let mismatch = fixture.mismatch(observed, tensorName) {
+        Issue.record(Comment(rawValue: mismatch), sourceLocation: sourceLocation)
     }
 }
 

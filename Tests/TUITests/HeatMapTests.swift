@@ -52,11 +52,11 @@ func gradientMap(layer: Int = 2) -> FeatureMap {
     let snapshot = Fixtures.backwardThroughLayer1()
     var state = UIState(snapshot: snapshot)
     var seen: [DetailView] = [state.detailView]
-    for _ in 0..<4 {
+    for _ in 0..<5 {
         state = handleKey(.character("\t"), state: state, snapshot: snapshot).state
         seen.append(state.detailView)
     }
-    #expect(seen == [.statistics, .featureMap, .input, .formulas, .statistics])
+    #expect(seen == [.statistics, .featureMap, .input, .formulas, .depthTime, .statistics])
 }
 
 @Test func bracketKeysRequestChannelAndSample() {

@@ -52,6 +52,7 @@ struct KeyTourTests {
         try Self.press(tmux, ["{"], expect: "sample 1/32")
         try Self.press(tmux, ["Tab"], expect: "input image (Tab)")
         try Self.press(tmux, ["Tab"], expect: "formulas of the current layer (Tab)")
+        try Self.press(tmux, ["Tab"], expect: "iter 1–1 · |dL/dx|")
         try Self.press(tmux, ["Tab"], expect: "statistics (Tab)")
         try Self.press(tmux, ["c"], expect: "A vs B")
         try Self.press(tmux, ["s"], expect: "A ─ ")
@@ -71,6 +72,25 @@ struct KeyTourTests {
             $0.contains { $0.range(of: "EXIT=[0-9]", options: .regularExpression) != nil }
         }
         #expect(screen.contains { $0.contains("EXIT=0") }, "\(screen.joined(separator: "\n"))")
+    }
+
+    /// A deep plain network's first iteration explodes toward the input; the strip marks
+    /// the first block and the status line names it.
+    @Test func depthStripRaisesExplodingAlarm() throws {
+        let tmux = try Tmux(width: 120, height: 40)
+        try tmux.type("\(Tmux.binary) --model plain56 --threads 2; echo \"EXIT=$?\"")
+        _ = try tmux.waitFor(text: "network")
+        try Self.press(tmux, ["Tab", "Tab", "Tab", "Tab"], expect: "depth × time")
+        try Self.press(tmux, ["s"], expect: "alarm: exploding gradient at layer1.0")
+        try Self.press(tmux, ["s"], expect: "iter 2 done")
+        let screen = try tmux.waitFor(text: "iter 1–2")
+        #expect(
+            screen.contains { $0.contains("│  layer3.8") }, "\(screen.joined(separator: "\n"))")
+        try tmux.keys("q")
+        let exit = try tmux.waitFor {
+            $0.contains { $0.range(of: "EXIT=[0-9]", options: .regularExpression) != nil }
+        }
+        #expect(exit.contains { $0.contains("EXIT=0") }, "\(exit.joined(separator: "\n"))")
     }
 
     @Test func resizeThroughSizesAndBack() throws {

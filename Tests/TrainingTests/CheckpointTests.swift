@@ -148,10 +148,45 @@ func stateValues(_ model: ResNet) -> [String: [Float]] {
                 name: name, shape: file.tensors[index].shape, floats: values)
         }
         let message = loadError(model, file)
+        #expect(message.hasPrefix("test.safetensors: "), "\(message)")
         #expect(
-            message
-                == "test.safetensors: NaN or infinite values in layer1.0.bn1.running_var, fc.weight"
-        )
+            message.contains("layer1.0.bn1.running_var contains 1 NaN value (first at element 3)"),
+            "\(message)")
+        #expect(
+            message.contains("fc.weight contains 1 infinite value (first at element 79)"),
+            "\(message)")
+        #expect(!message.contains("\n"), "\(message)")
+    }
+
+    @Test func plantedNaNFileIsRejectedWithCounts() throws {
+        let directory = try makeTemporaryDirectory()
+        let path = directory + "/nan.safetensors"
+        let source = try makeModel(seed: 1)
+        try source.saveCheckpoint(to: path)
+        // Overwrite three floats of one weight in the file's bytes with a quiet NaN.
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let name = "layer2.0.conv1.weight"
+        let file = try SafetensorsFile.parse(bytes)
+        let dataSize = file.tensors.reduce(0) { $0 + $1.bytes.count }
+        let tensorStart = try #require(
+            locate(name, in: file, dataStart: bytes.count - dataSize), "no \(name) in the file")
+        for element in [2, 5, 7] {
+            let position = tensorStart + 4 * element
+            bytes.replaceSubrange(position..<position + 4, with: [0x00, 0x00, 0xC0, 0x7F])
+        }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+
+        let model = try makeModel(seed: 2)
+        let before = stateValues(model)
+        do {
+            try model.loadCheckpoint(from: path)
+            Issue.record("a checkpoint with NaN weights loaded")
+        } catch {
+            #expect(
+                error.description
+                    == "\(path): layer2.0.conv1.weight contains 3 NaN values (first at element 2)")
+        }
+        #expect(stateValues(model) == before, "a rejected load changed the model")
     }
 
     @Test func missingBatchCounterReadsAsZero() throws {
@@ -206,4 +241,15 @@ func stateValues(_ model: ResNet) -> [String: [Float]] {
             try ResNetConfig.fromCheckpoint(metadata: ["model": "resnet19"], path: "x")
         }
     }
+}
+
+/// Returns the byte position in the file of the tensor `name`, given that the data buffer
+/// starts at `dataStart` and `file.tensors` is in data order.
+private func locate(_ name: String, in file: SafetensorsFile, dataStart: Int) -> Int? {
+    var position = dataStart
+    for tensor in file.tensors {
+        if tensor.name == name { return position }
+        position += tensor.bytes.count
+    }
+    return nil
 }

@@ -3,8 +3,7 @@ import Foundation
 import Testing
 import Training
 
-/// Feeds the same random batch every time, optionally with one NaN pixel so the loss
-/// becomes NaN.
+/// Feeds the same random batch every time, optionally with one NaN pixel.
 final class FixedBatchSource: BatchSource, @unchecked Sendable {
     let name = "fixed"
     var poisoned = false
@@ -65,22 +64,71 @@ struct StepperTests {
         #expect(stepper.snapshot.lastPhase == .loss)
     }
 
-    @Test func divergedLossLeavesWeightsUntouched() {
-        let (stepper, source) = Self.makeStepper()
+    @Test func divergedLossLeavesWeightsUntouched() throws {
+        let (stepper, _) = Self.makeStepper()
         stepper.finishIteration()
+        // An infinite classifier bias makes the logits, and so the loss, NaN. A NaN input
+        // cannot do it, because the stepper rejects such a batch before the forward pass.
+        let classifier = try #require(stepper.model.parameters.last)
+        classifier.value[0] = .infinity
         let before = Self.weights(of: stepper)
-        source.poisoned = true
         stepper.setRunning(true)
         stepper.finishIteration()
         #expect(stepper.atIterationBoundary)
         #expect(stepper.snapshot.isRunning == false)
+        #expect(stepper.snapshot.invalidInput == nil)
         #expect(stepper.snapshot.divergedAtStep == 2)
         let message = stepper.snapshot.message ?? ""
         #expect(message.contains("iteration 2"), "message: \(message)")
         #expect(message.contains("NaN"), "message: \(message)")
         #expect(stepper.snapshot.iteration == 1, "a diverged step was recorded")
-        #expect(Self.weights(of: stepper) == before, "NaN reached the weights")
-        #expect(before.allSatisfy { $0.allSatisfy { $0.isFinite } })
+        #expect(Self.weights(of: stepper) == before, "the diverged iteration changed weights")
+        #expect(Self.weights(of: stepper).allSatisfy { $0.allSatisfy { !$0.isNaN } })
+    }
+
+    @Test func nonFiniteBatchStopsBeforeForward() {
+        let (stepper, source) = Self.makeStepper()
+        stepper.finishIteration()
+        let before = Self.weights(of: stepper)
+        source.poisoned = true
+        stepper.setRunning(true)
+        // runForward must return even though the loss phase never runs.
+        stepper.runForward()
+        #expect(stepper.atIterationBoundary)
+        #expect(stepper.snapshot.isRunning == false)
+        #expect(stepper.snapshot.currentLoss == nil, "the forward pass ran")
+        #expect(stepper.snapshot.iteration == 1)
+        #expect(stepper.snapshot.divergedAtStep == nil)
+        #expect(
+            stepper.snapshot.invalidInput
+                == NonFiniteValues(
+                    name: "input batch 2", nanCount: 1, infinityCount: 0, firstIndex: 0))
+        let message = stepper.snapshot.message ?? ""
+        #expect(
+            message.hasPrefix("input batch 2 contains 1 NaN value (first at element 0)"),
+            "message: \(message)")
+        #expect(Self.weights(of: stepper) == before, "the weights changed")
+
+        stepper.runBackward()
+        #expect(stepper.atIterationBoundary, "runBackward went past the rejected batch")
+        #expect(stepper.snapshot.iteration == 1)
+
+        source.poisoned = false
+        stepper.finishIteration()
+        #expect(stepper.snapshot.invalidInput == nil)
+        #expect(stepper.snapshot.iteration == 2)
+    }
+
+    @Test func nonFiniteValuesCountsEachKind() {
+        let values: [Float] = [1, .infinity, .nan, 2, -.infinity, .nan, .nan]
+        let found = NonFiniteValues(name: "batch", values: values)
+        #expect(found?.nanCount == 3)
+        #expect(found?.infinityCount == 2)
+        #expect(found?.firstIndex == 1)
+        #expect(
+            found?.description
+                == "batch contains 3 NaN values and 2 infinite values (first at element 1)")
+        #expect(NonFiniteValues(name: "finite", values: [Float](repeating: 1, count: 9)) == nil)
     }
 
     @Test func resetRestoresInitialWeights() {

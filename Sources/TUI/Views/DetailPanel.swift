@@ -29,12 +29,15 @@ public struct DetailPanel {
         case .featureMap: viewName = "feature map"
         case .input: viewName = "input image"
         case .formulas: viewName = "formulas"
+        case .depthTime: viewName = "depth × time"
         }
         // The formulas follow the stepper, not the selection, so their title names the current layer.
-        let title =
-            state.detailView == .formulas
-            ? "formulas of the current layer (Tab)"
-            : "selected: \(layer.name) · \(viewName) (Tab)"
+        let title: String
+        switch state.detailView {
+        case .formulas: title = "formulas of the current layer (Tab)"
+        case .depthTime: title = "depth × time: every layer's input gradient (Tab)"
+        default: title = "selected: \(layer.name) · \(viewName) (Tab)"
+        }
         buffer.drawBox(rect, title: title, style: Theme.border)
         let inside = rect.inset(by: 1)
         guard !inside.isEmpty else { return }
@@ -53,6 +56,11 @@ public struct DetailPanel {
                 for (row, line) in lines.enumerated() where row < inside.height {
                     buffer.put(line, x: inside.x + 1, y: inside.y + row)
                 }
+            }
+        case .depthTime:
+            if let strip = snapshot.depthStrip {
+                DepthTimeView(strip: strip, colorCount: state.colorCount)
+                    .draw(in: inside, on: &buffer)
             }
         }
     }

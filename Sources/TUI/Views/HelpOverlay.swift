@@ -45,7 +45,7 @@ public enum KeyHelp {
         ("g", "check the block's gradients against finite differences"),
         ("d", "near-identity gauge: each block's and residual branch's gain"),
         ("e", "start the next guided experiment beside a changed copy"),
-        ("Tab", "switch the detail panel: statistics, map, input, formulas"),
+        ("Tab", "detail panel: statistics, map, input, formulas, strip"),
         ("[  ]", "previous / next channel of the feature map"),
         ("{  }", "previous / next sample of the batch"),
         ("?  Esc", "close this help"),

@@ -46,6 +46,12 @@ public enum Screen {
                 detail = Rect(
                     x: 0, y: network.maxY, width: leftWidth,
                     height: body.height - networkPreferredHeight)
+            } else if body.height >= 2 * DetailPanel.minimumHeight + 2 {
+                // A deep network's list scrolls, so it gives up rows to the detail panel,
+                // where the depth-by-time strip of a deep network is most worth seeing.
+                let detailHeight = max(DetailPanel.minimumHeight, body.height * 2 / 5)
+                network.height = body.height - detailHeight
+                detail = Rect(x: 0, y: network.maxY, width: leftWidth, height: detailHeight)
             }
             let gradientsHeight = max(
                 min(gradientsPreferredHeight, body.height - lossMinimum),

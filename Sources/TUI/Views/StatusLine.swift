@@ -83,7 +83,14 @@ public struct StatusLine {
                 + "\(snapshot.nextPhase)/\(snapshot.phases.count) ",
             x: rect.x, y: row)
         column = buffer.put(phaseText, x: column, y: row, style: phaseStyle)
-        buffer.put(" · " + speed, x: column, y: row)
+        column = buffer.put(" · " + speed, x: column, y: row)
+        let rewind = snapshot.rewind
+        if rewind.capacity > 0 {
+            let mebibytes = String(format: "%.1f", Double(rewind.bytes) / Double(1 << 20))
+            buffer.put(
+                " · rewind \(rewind.available)/\(rewind.capacity) (\(mebibytes) MiB)", x: column,
+                y: row)
+        }
     }
 
     private var phaseStyle: CellStyle {

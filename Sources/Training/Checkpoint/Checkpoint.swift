@@ -5,8 +5,8 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
     case file(SafetensorsError)
     /// Every missing, unexpected, mis-typed and mis-shaped tensor, each by name.
     case mismatch(path: String, model: String, problems: [String])
-    /// Tensors holding NaN or infinity, by name.
-    case nonFinite(path: String, names: [String])
+    /// Tensors that contain NaN or infinite values, each with its counts.
+    case nonFinite(path: String, tensors: [NonFiniteValues])
     /// The metadata does not describe a model this program can build.
     case invalidMetadata(path: String, problem: String)
 
@@ -17,8 +17,8 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
         case .mismatch(let path, let model, let problems):
             return "\(path): checkpoint does not match \(model): "
                 + problems.joined(separator: "; ")
-        case .nonFinite(let path, let names):
-            return "\(path): NaN or infinite values in " + names.joined(separator: ", ")
+        case .nonFinite(let path, let tensors):
+            return "\(path): " + tensors.map(\.description).joined(separator: "; ")
         case .invalidMetadata(let path, let problem):
             return "\(path): \(problem)"
         }
@@ -136,7 +136,7 @@ extension ResNet {
         var byName: [String: SafetensorsTensor] = [:]
         for tensor in file.tensors { byName[tensor.name] = tensor }
         var problems: [String] = []
-        var nonFinite: [String] = []
+        var nonFinite: [NonFiniteValues] = []
         var floatValues: [(Tensor, [Float])] = []
         var counters: [(BatchNormState, Int64)] = []
         let entries = stateEntries
@@ -159,7 +159,9 @@ extension ResNet {
                     continue
                 }
                 let values = stored.floats!
-                if values.contains(where: { !$0.isFinite }) { nonFinite.append(name) }
+                if let invalid = NonFiniteValues(name: name, values: values) {
+                    nonFinite.append(invalid)
+                }
                 floatValues.append((tensor, values))
             case .counter(let name, let norm):
                 guard let stored = byName[name] else {
@@ -187,7 +189,7 @@ extension ResNet {
         guard problems.isEmpty else {
             throw .mismatch(path: path, model: config.name, problems: problems)
         }
-        guard nonFinite.isEmpty else { throw .nonFinite(path: path, names: nonFinite) }
+        guard nonFinite.isEmpty else { throw .nonFinite(path: path, tensors: nonFinite) }
 
         for (tensor, values) in floatValues {
             for index in values.indices { tensor[index] = values[index] }

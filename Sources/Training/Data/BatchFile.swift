@@ -122,4 +122,14 @@ public final class FixedBatchSource: BatchSource, @unchecked Sendable {
         batchesTaken += 1
         return batchesTaken - 1
     }
+
+    /// Returns the number of batches taken, the epoch the next batch reports.
+    public func savePosition() -> any Sendable { batchesTaken }
+
+    public func restorePosition(_ position: any Sendable) {
+        guard let saved = position as? Int else {
+            preconditionFailure("position \(type(of: position)) is not a batch count")
+        }
+        batchesTaken = saved
+    }
 }

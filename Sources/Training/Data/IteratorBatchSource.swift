@@ -16,4 +16,14 @@ public final class IteratorBatchSource: BatchSource, @unchecked Sendable {
         iterator.next(into: images, labels: &labels)
         return iterator.epoch
     }
+
+    /// Returns a copy of the iterator, which contains the epoch's order and the batch index.
+    public func savePosition() -> any Sendable { iterator }
+
+    public func restorePosition(_ position: any Sendable) {
+        guard let saved = position as? BatchIterator else {
+            preconditionFailure("position \(type(of: position)) is not a BatchIterator")
+        }
+        iterator = saved
+    }
 }

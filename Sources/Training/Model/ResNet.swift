@@ -206,9 +206,21 @@ public final class ResNet: @unchecked Sendable {
         return result
     }
 
+    /// A wrong gradient that every backward pass produces on purpose, for testing the
+    /// gradient check; nil, the default, in training.
+    public var gradientFault: GradientFault?
+
     /// The gradient that reaches a layer's input: the norm of dL/dinput and, for blocks, its
     /// skip and residual parts. The stem's input gradient is not computed and reads as 0.
     public func backward(layer: Int, pool: ThreadPool) -> GradientFlow {
+        var flow = computeBackward(layer: layer, pool: pool)
+        if applyGradientFault(layer: layer) {
+            flow.weight = Self.norm(of: parameters(ofLayer: layer))
+        }
+        return flow
+    }
+
+    private func computeBackward(layer: Int, pool: ThreadPool) -> GradientFlow {
         switch layer {
         case layerCount - 1:
             Linear.backward(

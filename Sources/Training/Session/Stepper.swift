@@ -36,11 +36,22 @@ public final class Stepper: @unchecked Sendable {
 
     /// Skip states requested while an iteration was under way, by layer. They take effect
     /// at the next iteration boundary, so one iteration never mixes two networks.
-    private var pendingSkips: [Int: Bool] = [:]
+    var pendingSkips: [Int: Bool] = [:]
     /// Compute time of the current iteration's phases so far, in nanoseconds. Time spent
     /// waiting between phases for the user's next key is not counted.
     private var iterationNanoseconds: UInt64 = 0
     private var correct = 0
+
+    /// Saved states of the last iterations, which `rewind()` goes back to.
+    var rewindRing = RewindRing()
+    /// Maximum number of iterations that `rewind()` can go back.
+    public var rewindDepth = 16
+    /// Maximum bytes of saved states for rewinding, per model. A model whose single state
+    /// is larger cannot rewind.
+    public var rewindMemoryLimit = 256 << 20
+    /// Phases this stepper has run since it was created, counting the phases of
+    /// rewound iterations too. Session files place each recorded key by this count.
+    public private(set) var phasesRun = 0
 
     /// Wraps a model whose weights were drawn from `seed`, so `resetWeights()` can draw the
     /// same weights again.
@@ -61,7 +72,17 @@ public final class Stepper: @unchecked Sendable {
             learningRate: optimizer.learningRate, threads: pool.threadCount,
             layers: model.layerInfos, phases: phases)
         snapshot.inputShape = Array(model.images.shape.dropFirst())
+        // The stem is left out: nothing needs the gradient at the images, so it is not
+        // computed.
+        let stripLayers = model.layerInfos.indices.filter { model.layerInfos[$0].kind == .block }
+        snapshot.depthStrip = DepthTimeStrip(
+            layers: stripLayers, names: stripLayers.map { model.layerInfos[$0].name })
+        startGammas = GammaReading(of: model, layers: stripLayers)
     }
+
+    /// The batch-norm scales when the session started or the weights were last reset, which
+    /// the depth-by-time strip measures drift from.
+    private var startGammas: GammaReading?
 
     public var atIterationBoundary: Bool { snapshot.nextPhase == 0 }
 
@@ -108,6 +129,7 @@ public final class Stepper: @unchecked Sendable {
     @discardableResult
     public func advance() -> Phase {
         let index = snapshot.nextPhase
+        phasesRun += 1
         let phase = advanceOwnPhase()
         guard let twin else { return phase }
         if twin.snapshot.nextPhase == index {
@@ -169,7 +191,7 @@ public final class Stepper: @unchecked Sendable {
     /// Name of this model's skip setting when it is the copy in compare mode.
     private var label = ""
 
-    private func comparisonSnapshot() -> ComparisonSnapshot {
+    func comparisonSnapshot() -> ComparisonSnapshot {
         ComparisonSnapshot(
             skipEnabled: snapshot.layers.map(\.skipEnabled), gradients: snapshot.gradients,
             history: snapshot.history, currentLoss: snapshot.currentLoss, label: label)
@@ -194,8 +216,20 @@ public final class Stepper: @unchecked Sendable {
         switch phase {
         case .loadBatch:
             applyPendingSkips()
+            captureRewindPoint()
             iterationNanoseconds = 0
             snapshot.epoch = data.nextBatch(images: model.images, labels: &model.labels)
+            snapshot.invalidInput = NonFiniteValues(
+                name: "input batch \(snapshot.iteration + 1)", tensor: model.images)
+            if let invalid = snapshot.invalidInput {
+                // The forward pass would turn the loss and then every weight into NaN, so
+                // this iteration stops before it and the next one loads the next batch.
+                abandonIteration = true
+                snapshot.isRunning = false
+                snapshot.message =
+                    "\(invalid), so iteration \(snapshot.iteration + 1) stopped and training "
+                    + "paused. The next iteration loads the next batch."
+            }
             snapshot.inputMap = FeatureMap(
                 of: model.images, layer: -1, sample: snapshot.featureSample,
                 channel: snapshot.featureChannel)
@@ -236,6 +270,7 @@ public final class Stepper: @unchecked Sendable {
             iterationNanoseconds += DispatchTime.now().uptimeNanoseconds - start
             recordUpdateRatios()
             finishRecord()
+            recordDepthColumn()
             evaluateIfDue()
         }
         snapshot.nextPhase =
@@ -244,21 +279,24 @@ public final class Stepper: @unchecked Sendable {
     }
 
     /// Runs phases until the loss is computed, finishing the current iteration first when
-    /// its loss is already known.
+    /// its loss is already known. Stops early at a batch with NaN or infinite values.
     public func runForward() {
         while true {
             let phase = advance()
             if case .loss = phase { return }
+            if atIterationBoundary, case .loadBatch = phase { return }
         }
     }
 
     /// Runs phases until the gradient reaches the network's input (the backward phase of
-    /// the first layer), so the update is the next phase. Stops early at a diverged loss.
+    /// the first layer), so the update is the next phase. Stops early at a diverged loss
+    /// or a batch with NaN or infinite values.
     public func runBackward() {
         while true {
             let phase = advance()
             if case .backward(let layer) = phase, layer == 0 { return }
             if atIterationBoundary, case .loss = phase { return }
+            if atIterationBoundary, case .loadBatch = phase { return }
         }
     }
 
@@ -333,10 +371,16 @@ public final class Stepper: @unchecked Sendable {
         else { return }
         lastGradientCheck = checks
         let coordinates = checks.reduce(0) { $0 + $1.coordinates.count }
+        let threshold = GradientCheck.defaultThreshold
+        let verdict =
+            worst.maxError <= threshold
+            ? "passed: float rounding and ReLU kinks give up to about "
+            : "FAILED: the backward pass of \(worst.name) looks wrong, above the threshold "
         snapshot.message =
             "gradcheck \(snapshot.layers[layer].name): worst relative error "
             + String(format: "%.1e", worst.maxError) + " over \(coordinates) coordinates of "
-            + "\(checks.count) tensors (\(worst.name)); float rounding and ReLU kinks give up to about 5e-2"
+            + "\(checks.count) tensors (\(worst.name)); \(verdict)"
+            + String(format: "%.0e", threshold)
     }
 
     /// The per-tensor results of the last `gradientCheck`.
@@ -375,6 +419,7 @@ public final class Stepper: @unchecked Sendable {
         var generator = SeededGenerator(seed: seed)
         model.initialize(using: &generator)
         applyPendingSkips()
+        clearRewindRing()
         snapshot.nextPhase = 0
         snapshot.iteration = 0
         snapshot.history.removeAll()
@@ -386,6 +431,10 @@ public final class Stepper: @unchecked Sendable {
         snapshot.testAccuracy = nil
         snapshot.divergedAtStep = nil
         snapshot.isRunning = false
+        snapshot.depthStrip?.clear()
+        if let strip = snapshot.depthStrip {
+            startGammas = GammaReading(of: model, layers: strip.layers)
+        }
         snapshot.message = "weights reset from seed \(seed)"
         snapshot.comparison = twin?.comparisonSnapshot()
     }
@@ -473,6 +522,27 @@ public final class Stepper: @unchecked Sendable {
         else { return }
         let result = model.evaluate(evaluationSet, pool: pool)
         snapshot.testAccuracy = (result.accuracy, snapshot.iteration, result.count)
+    }
+
+    /// Adds the finished iteration to the depth-by-time strip, and puts a new alarm in the
+    /// status line the first iteration it appears.
+    private func recordDepthColumn() {
+        guard var strip = snapshot.depthStrip, let startGammas else { return }
+        let before = strip.headline
+        strip.append(
+            iteration: snapshot.iteration,
+            gradients: strip.layers.map { snapshot.gradients[$0]?.input },
+            zeroFractions: strip.layers.map { snapshot.activations[$0]?.zeroFraction },
+            gammaDrift: GammaReading(of: model, layers: strip.layers).drift(from: startGammas))
+        if let alarm = strip.headline {
+            if before?.kind != alarm.kind || before?.layer != alarm.layer {
+                snapshot.message = "alarm: " + alarm.text
+            }
+        } else if let before, snapshot.message?.hasPrefix("alarm:") == true {
+            snapshot.message =
+                "alarm over: \(before.name) back within range in iteration \(snapshot.iteration)"
+        }
+        snapshot.depthStrip = strip
     }
 
     private func finishRecord() {

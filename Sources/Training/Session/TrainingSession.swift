@@ -11,6 +11,9 @@ public final class TrainingSession: SessionControl, @unchecked Sendable {
     private let stopped = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
 
+    /// Writes every state-changing command to a session file when set before `start()`.
+    public var recorder: SessionRecorder?
+
     public init(stepper: Stepper) {
         self.stepper = stepper
         published = Mutex(stepper.snapshot)
@@ -38,6 +41,8 @@ public final class TrainingSession: SessionControl, @unchecked Sendable {
         stopped.store(true, ordering: .sequentiallyConsistent)
         wake.signal()
         finished.wait()
+        recorder?.finish(stepper: stepper)
+        recorder = nil
     }
 
     private func publish() {
@@ -52,6 +57,7 @@ public final class TrainingSession: SessionControl, @unchecked Sendable {
                 return pending
             }
             for command in commands {
+                recorder?.record(command, stepper: stepper)
                 apply(command)
                 publish()
             }
@@ -98,6 +104,9 @@ public final class TrainingSession: SessionControl, @unchecked Sendable {
         case .gradientCheck(let layer):
             stepper.setRunning(false)
             stepper.gradientCheck(layer: layer)
+        case .rewind:
+            stepper.setRunning(false)
+            stepper.rewind()
         case .saveCheckpoint:
             stepper.saveCheckpoint()
         case .measureGauge:
