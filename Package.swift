@@ -35,7 +35,7 @@ let package = Package(
         .testTarget(
             name: "TrainingTests", dependencies: ["Training", "Engine", "FixtureSupport"],
             exclude: ["Fixtures"]),
-        .testTarget(name: "TUITests", dependencies: ["TUI", "Training"]),
+        .testTarget(name: "TUITests", dependencies: ["TUI", "Training", "Engine"]),
         // Runs the resnet-tui binary from the same build directory.
         .testTarget(name: "CommandTests"),
         // Starts the release binary in tmux; needs `swift build -c release` first.

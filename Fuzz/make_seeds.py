@@ -60,6 +60,62 @@ def mnist_prefix(folder, name, keep):
         return file.read(keep)
 
 
+def resnet8_state(width, classes, nan_at=None):
+    """Returns the tensors of resnet8 with base width `width` for one input channel, named as
+    torchvision names them, with small deterministic values. `nan_at` names a tensor whose
+    first value becomes NaN."""
+    tensors = []
+
+    def add(name, shape):
+        count = 1
+        for dimension in shape:
+            count *= dimension
+        values = [((i * 37) % 17 - 8) / 16 for i in range(count)]
+        if name == nan_at:
+            values[0] = float("nan")
+        tensors.append((name, "F32", shape, floats(values)))
+
+    def norm(prefix, channels):
+        for suffix in ["weight", "bias", "running_mean"]:
+            add("%s.%s" % (prefix, suffix), [channels])
+        tensors.append(("%s.running_var" % prefix, "F32", [channels], floats([1.0] * channels)))
+        tensors.append(("%s.num_batches_tracked" % prefix, "I64", [], int64s([3])))
+
+    add("conv1.weight", [width, 1, 3, 3])
+    norm("bn1", width)
+    channels_in = width
+    for stage in range(3):
+        channels = width << stage
+        block = "layer%d.0" % (stage + 1)
+        add(block + ".conv1.weight", [channels, channels_in, 3, 3])
+        norm(block + ".bn1", channels)
+        add(block + ".conv2.weight", [channels, channels, 3, 3])
+        norm(block + ".bn2", channels)
+        if stage > 0:
+            add(block + ".downsample.0.weight", [channels, channels_in, 1, 1])
+            norm(block + ".downsample.1", channels)
+        channels_in = channels
+    add("fc.weight", [classes, channels_in])
+    add("fc.bias", [classes])
+    return tensors
+
+
+def checkpoint_metadata(model="resnet8", width="2", blocks="1,1,1", input_size="1,4,4",
+                        skip_off="", batch_norm="true"):
+    return {"format": "pt", "model": model, "width": width, "blocks": blocks,
+            "batch_norm": batch_norm, "skip_off": skip_off, "zero_init_residual": "false",
+            "input": input_size, "classes": "10"}
+
+
+def data_files(layout, parts):
+    """Builds a datafiles input: the layout byte, the 16-bit lengths of all parts but the
+    last (0xFFFF leaves a file out, given as None), then the parts."""
+    data = bytes([layout])
+    for part in parts[:-1]:
+        data += struct.pack("<H", 0xFFFF if part is None else len(part))
+    return data + b"".join(part for part in parts if part is not None)
+
+
 def main():
     mnist = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "../../shared/data/mnist")
 
@@ -130,6 +186,51 @@ def main():
     bomb = zlib.compressobj(9, zlib.DEFLATED, 31)
     write("gzip", "inflates_to_8mib",
           bomb.compress(bytes(8 << 20)) + bomb.flush())
+
+    # checkpoint: state dicts of the fuzz harness's resnet8 (base width 2, 1x4x4 images,
+    # 10 classes), valid and with one problem each.
+    state = resnet8_state(2, 10)
+    write("checkpoint", "valid_resnet8_w2", safetensors(state, checkpoint_metadata()))
+    write("checkpoint", "valid_no_metadata", safetensors(state))
+    write("checkpoint", "nan_weight",
+          safetensors(resnet8_state(2, 10, nan_at="layer2.0.conv1.weight"), checkpoint_metadata()))
+    write("checkpoint", "missing_fc_bias", safetensors(state[:-1], checkpoint_metadata()))
+    write("checkpoint", "unexpected_tensor",
+          safetensors(state + [("extra.weight", "F32", [1], floats([1]))]))
+    wrong_shape = [(n, d, [2, 1, 1, 9] if n == "conv1.weight" else s, r) for n, d, s, r in state]
+    write("checkpoint", "wrong_shape", safetensors(wrong_shape))
+    counter_f32 = [(n, "F32", [], floats([3])) if n.endswith("num_batches_tracked") else (n, d, s, r)
+                   for n, d, s, r in state]
+    write("checkpoint", "counter_f32", safetensors(counter_f32))
+    write("checkpoint", "metadata_skips_off",
+          safetensors(state, checkpoint_metadata(skip_off="1,3")))
+    write("checkpoint", "metadata_resnet18_one_pixel",
+          safetensors(state, checkpoint_metadata(model="resnet18", width="1", input_size="1,1,1",
+                                                 blocks="1,1,1,1")))
+    write("checkpoint", "metadata_no_bn", safetensors(state, checkpoint_metadata(batch_norm="false")))
+
+    # datafiles: MNIST and CIFAR-10 directories, written to disk by the harness.
+    train_images = idx_images(2, 4, 4, [(i * 29) % 256 for i in range(32)])
+    train_labels = idx_labels([1, 7])
+    test_images = idx_images(1, 4, 4, range(16))
+    test_labels = idx_labels([9])
+    mnist_files = [train_images, train_labels, test_images, test_labels]
+    write("datafiles", "mnist_plain", data_files(0, mnist_files))
+    write("datafiles", "mnist_gzip",
+          data_files(0, [gzip.compress(part, mtime=0) for part in mnist_files]))
+    write("datafiles", "mnist_blank_pixels",
+          data_files(0, [idx_images(2, 4, 4, bytes(32)), train_labels, test_images, test_labels]))
+    write("datafiles", "mnist_missing_labels",
+          data_files(0, [train_images, None, test_images, test_labels]))
+    write("datafiles", "mnist_count_mismatch",
+          data_files(0, [train_images, idx_labels([1, 2, 3]), test_images, test_labels]))
+    write("datafiles", "mnist_size_mismatch",
+          data_files(0, [train_images, train_labels, idx_images(1, 2, 8, range(16)), test_labels]))
+    cifar_record = bytes([4]) + bytes((i * 11) % 256 for i in range(3072))
+    write("datafiles", "cifar_one_record", data_files(1, [cifar_record, cifar_record]))
+    write("datafiles", "cifar_gzip",
+          data_files(1, [gzip.compress(cifar_record, mtime=0)] * 2))
+    write("datafiles", "cifar_missing_test", data_files(1, [cifar_record, None]))
 
     # arguments: NUL-separated argv entries.
     def argv(*items):

@@ -129,17 +129,17 @@ public func handleKey(_ key: KeyEvent, state: UIState, snapshot: SessionSnapshot
     case .character("g"):
         guard let selected = next.selectedLayer else { return KeyOutcome(state: next) }
         return KeyOutcome(state: next, command: .gradientCheck(layer: selected))
-    case .character("d"):
-        return KeyOutcome(state: next, command: .measureGauge)
-    case .character("e"):
-        return KeyOutcome(
-            state: next, command: .startExperiment(name: nextExperiment(after: snapshot)))
     case .character("u"):
         return KeyOutcome(state: next, command: .rewind)
     case .left:
         // Left mirrors Right (next phase) only where a step back is a whole iteration.
         guard snapshot.nextPhase == 0 else { return KeyOutcome(state: next) }
         return KeyOutcome(state: next, command: .rewind)
+    case .character("d"):
+        return KeyOutcome(state: next, command: .measureGauge)
+    case .character("e"):
+        return KeyOutcome(
+            state: next, command: .startExperiment(name: nextExperiment(after: snapshot)))
     case .character("w"):
         return KeyOutcome(state: next, command: .saveCheckpoint)
     case .character("c"):

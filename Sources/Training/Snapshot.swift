@@ -21,6 +21,9 @@ public struct LayerInfo: Sendable, Equatable {
     public var skipEnabled: Bool
     /// Whether the skip is a 1x1 convolution with batch norm instead of the identity.
     public var hasProjection: Bool
+    /// Convolutions in a block's residual branch: 2 in a basic block, 3 in a bottleneck
+    /// block, 0 for layers that are not blocks.
+    public var residualConvolutions = 0
 
     public init(
         name: String, kind: LayerKind, outputShape: [Int], parameterCount: Int,
@@ -239,15 +242,21 @@ public struct SessionSnapshot: Sendable {
     /// Accuracy on the held-out sample of the test split at the last evaluation, and the
     /// iteration it was measured after; nil before the first.
     public var testAccuracy: (accuracy: Double, iteration: Int, count: Int)?
-    /// The near-identity gauge of every block from the last `d`, or nil.
-    public var gauge: GaugeSnapshot?
-    /// The guided experiment in progress, or nil.
-    public var experiment: LiveExperiment?
     /// Every block against the iterations so far, with the alarms of the
     /// latest iteration; nil for a snapshot not made by a stepper.
     public var depthStrip: DepthTimeStrip?
     /// Iterations that `u` can go back, and the memory the saved states take.
     public var rewind = RewindStatus()
+    /// The near-identity gauge of every block from the last `d`, or nil.
+    public var gauge: GaugeSnapshot?
+    /// The guided experiment in progress, or nil.
+    public var experiment: LiveExperiment?
+    /// Per layer, the tensors its formulas name, with shapes and norms: the forward terms
+    /// after its forward phase, then the backward terms after its backward phase. Empty
+    /// before the layer's forward phase in the current iteration.
+    public var formulaTerms: [[FormulaTerm]] = []
+    /// The loss formulas' tensors after the loss phase of the current iteration, else empty.
+    public var lossTerms: [FormulaTerm] = []
 
     public init(
         modelName: String, datasetName: String, batchSize: Int, learningRate: Double,
@@ -313,12 +322,12 @@ public enum SessionCommand: Sendable, Equatable {
     case gradientCheck(layer: Int)
     /// Recomputes the current iteration with this block's skip flipped, for display only.
     case whatIf(layer: Int)
+    /// Goes back to the saved state at the start of the last or the current iteration.
+    case rewind
     /// Measures the near-identity gauge of every block on the current batch.
     case measureGauge
     /// Starts the built-in experiment of this name beside the current model.
     case startExperiment(name: String)
-    /// Goes back to the saved state at the start of the last or the current iteration.
-    case rewind
 }
 
 /// A running session as the UI sees it.

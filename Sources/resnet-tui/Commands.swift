@@ -13,9 +13,9 @@ let usage = """
       resnet-tui train [options]        train without the UI: epoch lines, CSV log
       resnet-tui trace --out DIR        write per-phase statistics to DIR/trace.jsonl
       resnet-tui gradcheck [options]    check gradients against finite differences
-      resnet-tui experiment NAME        run a built-in experiment headless; --list names them
       resnet-tui soak --dir DIR         train with random skip toggles, learning-rate
                                         changes and saves; check memory and checkpoints
+      resnet-tui experiment NAME        run a built-in experiment headless; --list names them
       resnet-tui summary [options]      print every layer's shapes and parameters
       resnet-tui bench [options]        time the kernels and training steps
       resnet-tui bench-frames           time drawing one UI frame
@@ -37,10 +37,10 @@ let usage = """
       --no-color        UI: draw without colour (a non-empty NO_COLOR does the same)
       --charts STYLE    UI: draw charts with braille (default), block or ascii characters;
                         ascii is chosen automatically outside a UTF-8 locale
-      --experiment NAME UI: start a guided experiment beside the model: plain-vs-residual,
-                        batchnorm or zero-init (e cycles through them)
       --record FILE     UI: write a session file (JSON lines) with the options, every key
                         that changed training and the final weights checksum, for replay
+      --experiment NAME UI: start a guided experiment beside the model: plain-vs-residual,
+                        batchnorm or zero-init (e cycles through them)
 
     """
 
@@ -101,10 +101,10 @@ func runCommand(_ arguments: [String]) throws {
         try runFrameBenchmark(parsed)
     case "bench":
         try runBench(rest)
-    case "experiment":
-        try runExperimentCommand(rest)
     case "replay":
         try runReplay(rest)
+    case "experiment":
+        try runExperimentCommand(rest)
     case "help":
         print(usage, terminator: "")
     case _ where subcommands[command] != nil:
@@ -122,7 +122,7 @@ func runCommand(_ arguments: [String]) throws {
         }
     default:
         let commands =
-            ["tui", "help", "summary", "bench", "bench-frames", "experiment", "replay"]
+            ["tui", "help", "summary", "bench", "bench-frames", "replay", "experiment"]
             + subcommands.keys.sorted()
         throw UsageError(
             description: "unknown command '\(command)'"

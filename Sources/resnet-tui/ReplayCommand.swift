@@ -76,7 +76,7 @@ func runReplay(_ rest: [String]) throws {
     let (stepper, data) = try makeTrainingRun(parsed)
     // The UI scores the test split after some iterations and this overwrites the model's
     // input batch, which a gradient check at an iteration boundary then uses. The replay
-    // does the same, so every recorded key sees the same tensors.
+    // does the same, so every recorded key acts on the same tensors.
     stepper.setEvaluationSet(data.test)
     let result = SessionReplay.run(file, on: stepper)
 

@@ -11,9 +11,11 @@ final class Tmux {
     static let repository = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// The release binary that `swift build -c release` (run by scripts/test) produces.
+    /// The binary under test: $RESNET_TUI_BINARY, or the release binary that
+    /// `swift build -c release` (run by scripts/test) produces.
     static var binary: String {
-        repository.appendingPathComponent(".build/release/resnet-tui").path
+        ProcessInfo.processInfo.environment["RESNET_TUI_BINARY"]
+            ?? repository.appendingPathComponent(".build/release/resnet-tui").path
     }
 
     init(width: Int = 120, height: Int = 40) throws {

@@ -95,6 +95,25 @@ func stateValues(_ model: ResNet) -> [String: [Float]] {
         }
     }
 
+    @Test func saveDeletesAbandonedTemporaryFiles() throws {
+        let directory = try makeTemporaryDirectory()
+        // The PID of a process that has exited and been reaped, as after a SIGKILL.
+        let exited = Process()
+        exited.executableURL = URL(fileURLWithPath: "/bin/true")
+        try exited.run()
+        exited.waitUntilExit()
+        let abandoned = ".model.safetensors.\(exited.processIdentifier).tmp"
+        // PID 1 always runs, so its file may still be in use.
+        let inUse = ".model.safetensors.1.tmp"
+        let otherTarget = ".other.safetensors.\(exited.processIdentifier).tmp"
+        for name in [abandoned, inUse, otherTarget] {
+            try Data([1, 2, 3]).write(to: URL(fileURLWithPath: directory + "/" + name))
+        }
+        try makeModel().saveCheckpoint(to: directory + "/model.safetensors")
+        let entries = Set(try FileManager.default.contentsOfDirectory(atPath: directory))
+        #expect(entries == ["model.safetensors", inUse, otherTarget])
+    }
+
     @Test func mismatchListsEveryProblemByName() throws {
         let model = try makeModel()
         var file = model.checkpoint()

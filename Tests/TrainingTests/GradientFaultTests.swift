@@ -24,7 +24,8 @@ struct GradientFaultTests {
         let check = try #require(
             stepper.lastGradientCheck.first { $0.name == Self.faultyParameter })
         #expect(check.maxError > GradientCheck.defaultThreshold, "error \(check.maxError)")
-        #expect(check.maxError > 0.2, "error \(check.maxError), expected about 0.25")
+        // The error is relative to the largest faulty gradient: 0.25 / 1.25 = 0.2.
+        #expect(check.maxError > 0.15, "error \(check.maxError), expected about 0.2")
         let others = stepper.lastGradientCheck.filter { $0.name != Self.faultyParameter }
         for other in others {
             #expect(other.maxError <= GradientCheck.defaultThreshold, "\(other.name)")

@@ -4,8 +4,8 @@ import Testing
 import Training
 
 struct RewindTests {
-    /// A resnet8 on 8x8 shapes images, 40 of them in batches of 4, so an epoch is 10
-    /// iterations and the runs below cross a reshuffle.
+    /// Builds a resnet8 stepper on 40 shapes images of 8x8 in batches of 4, so an epoch is
+    /// 10 iterations and the runs below cross a reshuffle.
     static func makeStepper(seed: UInt64 = 3) throws -> Stepper {
         let data = DataSource.shapes(
             ShapesConfiguration(trainCount: 40, testCount: 8, height: 8, width: 8, seed: seed))

@@ -45,6 +45,8 @@ public enum KeyHelp {
         ("g", "check the block's gradients against finite differences"),
         ("d", "near-identity gauge: each block's and residual branch's gain"),
         ("e", "start the next guided experiment beside a changed copy"),
+        ("u", "rewind one iteration; running on replays it bit for bit"),
+        ("←", "rewind one iteration, at an iteration boundary only"),
         ("Tab", "detail panel: statistics, map, input, formulas, strip"),
         ("[  ]", "previous / next channel of the feature map"),
         ("{  }", "previous / next sample of the batch"),

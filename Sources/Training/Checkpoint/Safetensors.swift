@@ -438,10 +438,13 @@ func jsonString(_ text: String) -> String {
 }
 
 /// Writes `bytes` to a temporary file next to `path`, fsyncs it, renames it to `path` and
-/// fsyncs the directory, so a crash leaves either the old file or the new one.
+/// fsyncs the directory, so a crash leaves either the old file or the new one. A crash
+/// before the rename leaves the temporary file, `.NAME.PID.tmp`, which the next save to
+/// the same path deletes unless the PID has been reused by a running process.
 func writeAtomically(_ bytes: [UInt8], to path: String) throws(SafetensorsError) {
     let url = URL(fileURLWithPath: path)
     let directory = url.deletingLastPathComponent().path
+    removeAbandonedTemporaryFiles(of: url.lastPathComponent, in: directory)
     let temporary =
         (directory as NSString).appendingPathComponent(
             ".\(url.lastPathComponent).\(getpid()).tmp")
@@ -481,6 +484,26 @@ func writeAtomically(_ bytes: [UInt8], to path: String) throws(SafetensorsError)
     if directoryDescriptor >= 0 {
         fsync(directoryDescriptor)
         close(directoryDescriptor)
+    }
+}
+
+/// Deletes the temporary files `.NAME.PID.tmp` in `directory` whose process no longer
+/// exists, left by saves to `NAME` that were killed before their rename. A file whose PID
+/// belongs to a running process is kept, because that process may still be writing it.
+///
+/// NOTE: kill(pid, 0) checks only this PID namespace. A save from another container that
+/// shares the directory can lose its temporary file, and its rename then fails with an error.
+func removeAbandonedTemporaryFiles(of name: String, in directory: String) {
+    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
+        return
+    }
+    let prefix = ".\(name)."
+    for entry in entries where entry.hasPrefix(prefix) && entry.hasSuffix(".tmp") {
+        let digits = entry.dropFirst(prefix.count).dropLast(".tmp".count)
+        guard let pid = pid_t(digits), pid > 0, pid != getpid() else { continue }
+        // Signal 0 only checks whether the process exists. ESRCH means that it does not.
+        guard kill(pid, 0) != 0, errno == ESRCH else { continue }
+        unlink((directory as NSString).appendingPathComponent(entry))
     }
 }
 

@@ -5,9 +5,10 @@ public struct GradientFault: Sendable, Equatable {
     /// `layer1.0.conv1.weight`.
     public var parameter: String
     /// Factor that multiplies every element of that gradient after the backward pass has
-    /// computed it. A factor of 1.25 makes the check's relative error about 0.25, well
-    /// above the 0.05 that float rounding and ReLU kinks reach. A factor of 1.01 gives about
-    /// 0.01, which the check cannot tell from that noise.
+    /// computed it. The gradient check divides by the tensor's largest analytic gradient,
+    /// so a factor f gives a relative error of about |f - 1| / f: 0.2 for 1.25, well above
+    /// the 0.05 that float rounding and ReLU kinks reach, but 0.01 for 1.01, which the
+    /// check cannot tell from that noise.
     public var scale: Float
 
     public init(parameter: String, scale: Float) {

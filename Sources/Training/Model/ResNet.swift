@@ -260,7 +260,7 @@ public final class ResNet: @unchecked Sendable {
     }
 
     /// dL/d(output of `layer`), which the next layer's backward pass wrote.
-    private func gradient(intoOutputOf layer: Int) -> Tensor {
+    func gradient(intoOutputOf layer: Int) -> Tensor {
         let next = layer + 1
         if let index = blockIndex(ofLayer: next) { return blocks[index].gradInput }
         return gradFeatures
@@ -314,10 +314,15 @@ public final class ResNet: @unchecked Sendable {
                 : blockIndex(ofLayer: layer) != nil
                     ? .block
                     : layer == layerCount - 2 ? .pool : .fc
-            return LayerInfo(
+            var info = LayerInfo(
                 name: layerNames[layer], kind: kind, outputShape: outputShape,
                 parameterCount: parameters, skipEnabled: skipEnabled(layer: layer),
                 hasProjection: hasProjection)
+            info.residualConvolutions =
+                blockIndex(ofLayer: layer).map {
+                    blocks[$0].residualUnits.count
+                } ?? 0
+            return info
         }
     }
 }

@@ -17,12 +17,12 @@ public class ResidualBlock: @unchecked Sendable {
     public var skipEnabled = true
 
     /// relu(output of unit i), the input of unit i + 1, for every unit but the last.
-    private let hidden: [Tensor]
+    let hidden: [Tensor]
     /// The block's output O [N, outChannels, outH, outW].
     public let output: Tensor
 
     /// g = dL/dO * relu'(F(x) + S(x)), or relu'(F(x)) with the skip off.
-    private let gradPreActivation: Tensor
+    let gradPreActivation: Tensor
     /// dL/d(hidden[i]) as unit i + 1's backward pass writes it.
     private let gradHidden: [Tensor]
     /// gradHidden[i] times the ReLU mask of hidden[i]: dL/d(output of unit i).

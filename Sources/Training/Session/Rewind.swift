@@ -13,7 +13,7 @@ public protocol RewindableBatchSource: BatchSource {
 extension IteratorBatchSource: RewindableBatchSource {}
 extension FixedBatchSource: RewindableBatchSource {}
 extension MirroredBatchSource: RewindableBatchSource {
-    /// The mirror copies whatever the first model loaded, so it has no position.
+    /// Returns a placeholder, because the mirror copies whatever the first model loaded.
     func savePosition() -> any Sendable { 0 }
     func restorePosition(_ position: any Sendable) {}
 }
@@ -112,6 +112,7 @@ extension Stepper {
             return
         }
         let point = rewindRing.takePoint(for: model)
+
         var index = 0
         var counters: [Int64] = []
         for entry in model.stateEntries {
@@ -127,6 +128,7 @@ extension Stepper {
             copy.copy(from: parameter.momentumBuffer)
         }
         point.counters = counters
+
         point.dataPosition = source.savePosition()
         point.skips = (0..<model.layerCount).map { model.skipEnabled(layer: $0) }
         point.optimizer = optimizer
@@ -209,6 +211,7 @@ extension Stepper {
         for (copy, parameter) in zip(point.momentumCopies, model.parameters) {
             parameter.momentumBuffer.copy(from: copy)
         }
+
         (data as? RewindableBatchSource)?.restorePosition(point.dataPosition)
         pendingSkips.removeAll()
         for (layer, enabled) in point.skips.enumerated() where snapshot.layers[layer].kind == .block
@@ -216,6 +219,7 @@ extension Stepper {
             model.setSkip(layer: layer, enabled: enabled)
             snapshot.layers[layer].skipEnabled = enabled
         }
+
         optimizer = point.optimizer
         snapshot.learningRate = optimizer.learningRate
         snapshot.iteration = point.iteration
@@ -232,5 +236,7 @@ extension Stepper {
         snapshot.activations = Array(repeating: nil, count: model.layerCount)
         snapshot.gradients = Array(repeating: nil, count: model.layerCount)
         snapshot.featureMaps = Array(repeating: nil, count: model.layerCount)
+        snapshot.formulaTerms = []
+        snapshot.lossTerms = []
     }
 }

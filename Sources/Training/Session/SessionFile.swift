@@ -53,14 +53,14 @@ public struct SessionFile: Sendable, Equatable {
         /// The key as the help lists it, such as `t` or `+`.
         public var key: String
         /// One of `toggle-skip`, `toggle-all-skips`, `scale-lr`, `reset`, `compare`,
-        /// `rewind`, `what-if`, `gradcheck`, `gauge` and `experiment`.
+        /// `rewind`, `what-if`, `gradcheck` and `experiment`.
         public var command: String
         /// The block's layer index for `toggle-skip`, `what-if` and `gradcheck`.
         public var layer: Int?
         /// The learning-rate factor for `scale-lr`.
         public var factor: Double?
-        /// The experiment's name for `experiment`.
-        public var experiment: String?
+        /// The scenario's name for `experiment`.
+        public var experiment: String? = nil
     }
 
     /// The last line, written when the session ends.
@@ -135,12 +135,10 @@ extension SessionFile.Event {
             (key, name, layer) = ("x", "what-if", index)
         case .gradientCheck(let index):
             (key, name, layer) = ("g", "gradcheck", index)
-        case .measureGauge:
-            (key, name) = ("d", "gauge")
-        case .startExperiment(let experimentName):
-            (key, name, experiment) = ("e", "experiment", experimentName)
+        case .startExperiment(let scenario):
+            (key, name, experiment) = ("e", "experiment", scenario)
         case .advancePhase, .finishIteration, .toggleRunning, .pause, .runForward, .runBackward,
-            .viewFeatureMap, .saveCheckpoint:
+            .viewFeatureMap, .saveCheckpoint, .measureGauge:
             return nil
         }
         self.init(
@@ -162,7 +160,6 @@ extension SessionFile.Event {
         case "rewind": return .rewind
         case "what-if": return layer.map { .whatIf(layer: $0) }
         case "gradcheck": return layer.map { .gradientCheck(layer: $0) }
-        case "gauge": return .measureGauge
         case "experiment": return experiment.map { .startExperiment(name: $0) }
         default: return nil
         }
@@ -362,8 +359,8 @@ public enum SessionReplay {
         case .rewind: stepper.rewind()
         case .whatIf(let layer): stepper.whatIf(layer: layer)
         case .gradientCheck(let layer): stepper.gradientCheck(layer: layer)
-        case .measureGauge: stepper.measureGauge()
         case .startExperiment(let name): stepper.startExperiment(named: name)
+        case .measureGauge: stepper.measureGauge()
         case .advancePhase, .finishIteration, .toggleRunning, .pause, .runForward, .runBackward,
             .viewFeatureMap, .saveCheckpoint:
             break

@@ -238,8 +238,11 @@ public final class Stepper: @unchecked Sendable {
             snapshot.activations = Array(repeating: nil, count: model.layerCount)
             snapshot.gradients = Array(repeating: nil, count: model.layerCount)
             snapshot.currentLoss = nil
+            snapshot.formulaTerms = Array(repeating: [], count: model.layerCount)
+            snapshot.lossTerms = []
         case .forward(let layer):
             model.forward(layer: layer, training: true, pool: pool)
+            snapshot.formulaTerms[layer] = model.forwardTerms(layer: layer, pool: pool)
             snapshot.activations[layer] = ActivationStats(of: model.output(ofLayer: layer))
             snapshot.featureMaps[layer] = FeatureMap(
                 of: model.output(ofLayer: layer), layer: layer, sample: snapshot.featureSample,
@@ -247,6 +250,7 @@ public final class Stepper: @unchecked Sendable {
         case .loss:
             let result = model.loss()
             snapshot.currentLoss = result.loss
+            snapshot.lossTerms = model.lossTerms(pool: pool)
             correct = result.correct
             if !result.loss.isFinite {
                 // The backward pass and the update would spread NaN or Inf into every
@@ -263,6 +267,7 @@ public final class Stepper: @unchecked Sendable {
             var flow = model.backward(layer: layer, pool: pool)
             flow.skipActive = model.skipEnabled(layer: layer)
             snapshot.gradients[layer] = flow
+            snapshot.formulaTerms[layer] += model.backwardTerms(layer: layer, pool: pool)
         case .update:
             model.update(
                 learningRate: Float(optimizer.learningRate), momentum: Float(optimizer.momentum),
@@ -426,6 +431,8 @@ public final class Stepper: @unchecked Sendable {
         snapshot.activations = Array(repeating: nil, count: model.layerCount)
         snapshot.gradients = Array(repeating: nil, count: model.layerCount)
         snapshot.featureMaps = Array(repeating: nil, count: model.layerCount)
+        snapshot.formulaTerms = []
+        snapshot.lossTerms = []
         snapshot.inputMap = nil
         snapshot.currentLoss = nil
         snapshot.testAccuracy = nil
