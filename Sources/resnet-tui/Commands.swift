@@ -185,9 +185,6 @@ func runInteractive(_ parsed: ParsedArguments) throws {
     }
     try App.checkTerminal()
     let (stepper, data) = try makeTrainingRun(parsed)
-    if let name = parsed.values["experiment"] {
-        stepper.startExperiment(named: name)
-    }
     stepper.setEvaluationSet(data.test)
     stepper.checkpointPath = parsed.values["save"]
     let session = TrainingSession(stepper: stepper)
@@ -197,6 +194,10 @@ func runInteractive(_ parsed: ParsedArguments) throws {
         session.recorder = recorder
     }
     session.start()
+    // Sent as a command, not applied before the start, so a session file records it.
+    if let name = parsed.values["experiment"] {
+        session.send(.startExperiment(name: name))
+    }
     do {
         defer { session.stop() }
         try App.run(session: session, options: options)

@@ -102,8 +102,9 @@ extension Stepper {
             snapshot.experiment = nil
             return
         }
-        if snapshot.iteration == 1 {
-            experiment.samples = [[], []]
+        // After `r` or a rewind the iteration count goes back, so later samples are dropped.
+        experiment.samples = experiment.samples.map { samples in
+            samples.filter { $0.step < snapshot.iteration }
         }
         let blocks = snapshot.layers.indices.filter { snapshot.layers[$0].kind == .block }
         let own = blocks.map { snapshot.gradients[$0]?.input ?? .nan }
