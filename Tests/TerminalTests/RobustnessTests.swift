@@ -112,8 +112,11 @@ struct RobustnessTests {
         try tmux.keys("Space")
         _ = try tmux.waitFor(text: "RUNNING")
         try tmux.type("")
-        // The binary is the shell's only child process with that path.
-        _ = try Tmux.spawn(["pkill", "-\(signal)", "-f", "^\(Tmux.binary) --model resnet8"])
+        // The binary is the only child of this test's shell. Signalling by the shell's pid
+        // leaves the binaries of tests running beside this one alone.
+        let shell = try tmux.run("display-message", "-p", "-t", "main", "#{pane_pid}")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        _ = try Tmux.spawn(["pkill", "-\(signal)", "-P", shell])
         let screen = try Self.exitLine(tmux)
         #expect(
             screen.contains { $0.contains("EXIT=\(status)") },
