@@ -39,6 +39,8 @@ let usage = """
                         ascii is chosen automatically outside a UTF-8 locale
       --record FILE     UI: write a session file (JSON lines) with the options, every key
                         that changed training and the final weights checksum, for replay
+      --replay FILE     UI: rebuild a recorded session (model, data, seed and keys from
+                        FILE), then open the UI where the recording ended
       --experiment NAME UI: start a guided experiment beside the model: plain-vs-residual,
                         batchnorm or zero-init (e cycles through them)
 
@@ -62,6 +64,7 @@ let displayFlags = [
     FlagSpec(name: "no-color", takesValue: false, help: ""),
     FlagSpec(name: "charts", takesValue: true, help: ""),
     FlagSpec(name: "record", takesValue: true, help: ""),
+    FlagSpec(name: "replay", takesValue: true, help: ""),
 ]
 
 func runCommand(_ arguments: [String]) throws {
@@ -184,8 +187,14 @@ func runInteractive(_ parsed: ParsedArguments) throws {
                     + "resnet-tui experiment \(name), or pick one of \(valid)")
     }
     try App.checkTerminal()
-    let (stepper, data) = try makeTrainingRun(parsed)
-    stepper.setEvaluationSet(data.test)
+    let stepper: Stepper
+    if let path = parsed.values["replay"] {
+        stepper = try replayForInteractive(path: path, parsed: parsed)
+    } else {
+        let data: OpenedData
+        (stepper, data) = try makeTrainingRun(parsed)
+        stepper.setEvaluationSet(data.test)
+    }
     stepper.checkpointPath = parsed.values["save"]
     let session = TrainingSession(stepper: stepper)
     var recorder: SessionRecorder?

@@ -42,6 +42,59 @@ struct ReplayMismatch: Error, CustomStringConvertible {
     var description: String
 }
 
+/// Builds the stepper of the session recorded at `path` from the file's header, with
+/// `--threads` from `parsed`, and scores the test split as the UI does.
+private func makeRecordedRun(
+    _ file: SessionFile, path: String, threads: String?
+) throws -> Stepper {
+    var arguments = file.header.arguments
+    if let threads { arguments += ["--threads", threads] }
+    let parsed: ParsedArguments
+    do {
+        parsed = try ParsedArguments(arguments, specs: commonFlags + modelFlags + checkpointFlags)
+    } catch let error as UsageError {
+        throw SessionFileError(
+            path: path, line: 1, message: "invalid header arguments: \(error.description)")
+    }
+    let (stepper, data) = try makeTrainingRun(parsed)
+    // The UI scores the test split after some iterations and this overwrites the model's
+    // input batch, which a gradient check at an iteration boundary then uses. The replay
+    // does the same, so every recorded key acts on the same tensors.
+    stepper.setEvaluationSet(data.test)
+    return stepper
+}
+
+/// For `--replay FILE` in the UI: rebuilds the recorded session up to where the recording
+/// ended and returns its stepper, with a status message that says whether the weights
+/// match the recorded checksum. The UI then opens on that state, and `u` steps back
+/// through its last iterations.
+func replayForInteractive(path: String, parsed: ParsedArguments) throws -> Stepper {
+    let conflicting =
+        parsed.values.keys.filter { recordedFlagNames.contains($0) || $0 == "record" }
+        + parsed.switches.filter { recordedFlagNames.contains($0) }
+    if let name = conflicting.sorted().first {
+        throw UsageError(
+            description: "--replay takes the model, data and seed from the session file; "
+                + "drop --\(name)")
+    }
+    if parsed.values["experiment"] != nil {
+        throw UsageError(description: "--replay replays the file's own keys; drop --experiment")
+    }
+    let file = try SessionFile.read(path: path)
+    let stepper = try makeRecordedRun(file, path: path, threads: parsed.values["threads"])
+    FileHandle.standardError.write(
+        Data("replaying \(file.events.count) keys of \(path) before the UI opens...\n".utf8))
+    let result = SessionReplay.run(file, on: stepper)
+    var message = "replayed \(path): \(file.events.count) keys, \(result.iteration) iterations"
+    if let recorded = file.end {
+        message +=
+            recorded.checksum == result.checksum
+            ? "; weights match the recording" : "; weights DIFFER from the recording"
+    }
+    stepper.announce(message)
+    return stepper
+}
+
 func runReplay(_ rest: [String]) throws {
     if rest.first == "--help" || rest.first == "-h" {
         print(replayUsage, terminator: "")
@@ -64,20 +117,7 @@ func runReplay(_ rest: [String]) throws {
         return
     }
     let file = try SessionFile.read(path: path)
-    var arguments = file.header.arguments
-    if let threads = flags.values["threads"] { arguments += ["--threads", threads] }
-    let parsed: ParsedArguments
-    do {
-        parsed = try ParsedArguments(arguments, specs: commonFlags + modelFlags + checkpointFlags)
-    } catch let error as UsageError {
-        throw SessionFileError(
-            path: path, line: 1, message: "invalid header arguments: \(error.description)")
-    }
-    let (stepper, data) = try makeTrainingRun(parsed)
-    // The UI scores the test split after some iterations and this overwrites the model's
-    // input batch, which a gradient check at an iteration boundary then uses. The replay
-    // does the same, so every recorded key acts on the same tensors.
-    stepper.setEvaluationSet(data.test)
+    let stepper = try makeRecordedRun(file, path: path, threads: flags.values["threads"])
     let result = SessionReplay.run(file, on: stepper)
 
     print(

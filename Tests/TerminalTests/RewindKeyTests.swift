@@ -92,10 +92,27 @@ struct RewindKeyTests {
         #expect(screen.contains { $0.contains("REPLAY=0") }, "\(Self.text(screen))")
         let checksumLine = screen.first { $0.contains("weights checksum") } ?? ""
         #expect(checksumLine.hasSuffix("match"), "\(Self.text(screen))")
+
         let recorded = contents.components(separatedBy: #""checksum":""#).last?.prefix(16)
         #expect(
             checksumLine.hasPrefix("weights checksum \(recorded ?? "missing"), recorded"),
             "\(checksumLine) against the file's \(recorded ?? "missing")")
+
+        // The UI rebuilds the same session and opens where the recording ended.
+        try tmux.type(
+            "clear; \(Tmux.binary) --threads 2 --replay \(record); echo \"UIREPLAY=$?\"")
+        screen = try tmux.waitFor(text: "weights match the recording", timeout: 60)
+        #expect(screen.contains { $0.contains("iter 5 done") }, "\(Self.text(screen))")
+        #expect(screen.contains { $0.contains("lr 0.2 ") }, "\(Self.text(screen))")
+        try tmux.keys("q")
+        screen = try tmux.waitFor { $0.contains { $0.hasPrefix("UIREPLAY=") } }
+        #expect(screen.contains { $0.contains("UIREPLAY=0") }, "\(Self.text(screen))")
+
+        // The file fixes the model; another one on the command line is an error.
+        try tmux.type("clear; \(Tmux.binary) --replay \(record) --model resnet20; echo \"BAD=$?\"")
+        screen = try tmux.waitFor { $0.contains { $0.hasPrefix("BAD=") } }
+        #expect(screen.contains { $0.contains("drop --model") }, "\(Self.text(screen))")
+        #expect(!screen.contains { $0.contains("BAD=0") }, "\(Self.text(screen))")
     }
 
     @Test func whatIfGradcheckAndFormulas() throws {

@@ -451,6 +451,11 @@ public final class Stepper: @unchecked Sendable {
         repeat { advance() } while !atIterationBoundary
     }
 
+    /// Puts `message` in the status line, as the stepper's own messages are.
+    public func announce(_ message: String) {
+        snapshot.message = message
+    }
+
     public func setRunning(_ running: Bool) {
         snapshot.isRunning = running
         if running { snapshot.message = nil }
