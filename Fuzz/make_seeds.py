@@ -199,15 +199,16 @@ def main():
           safetensors(state + [("extra.weight", "F32", [1], floats([1]))]))
     wrong_shape = [(n, d, [2, 1, 1, 9] if n == "conv1.weight" else s, r) for n, d, s, r in state]
     write("checkpoint", "wrong_shape", safetensors(wrong_shape))
-    counter_f32 = [(n, "F32", [], floats([3])) if n.endswith("num_batches_tracked") else (n, d, s, r)
-                   for n, d, s, r in state]
+    counter_f32 = [(n, "F32", [], floats([3])) if n.endswith("num_batches_tracked")
+                   else (n, d, s, r) for n, d, s, r in state]
     write("checkpoint", "counter_f32", safetensors(counter_f32))
     write("checkpoint", "metadata_skips_off",
           safetensors(state, checkpoint_metadata(skip_off="1,3")))
     write("checkpoint", "metadata_resnet18_one_pixel",
           safetensors(state, checkpoint_metadata(model="resnet18", width="1", input_size="1,1,1",
                                                  blocks="1,1,1,1")))
-    write("checkpoint", "metadata_no_bn", safetensors(state, checkpoint_metadata(batch_norm="false")))
+    write("checkpoint", "metadata_no_bn",
+          safetensors(state, checkpoint_metadata(batch_norm="false")))
 
     # datafiles: MNIST and CIFAR-10 directories, written to disk by the harness.
     train_images = idx_images(2, 4, 4, [(i * 29) % 256 for i in range(32)])
