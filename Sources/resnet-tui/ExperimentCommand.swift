@@ -232,24 +232,15 @@ private func gainText(_ value: Double) -> String {
 /// The `--csv` file of `experiment`: a header, then one row per step and network. Networks
 /// with fewer blocks than the deepest leave their last block columns empty.
 final class ExperimentCSV {
-    private let handle: FileHandle
-    private let path: String
+    private let file: CSVFile
     private let blockCount: Int
-    private var pending = ""
 
     init(path: String, blockCount: Int) throws {
-        self.path = path
         self.blockCount = blockCount
-        guard FileManager.default.createFile(atPath: path, contents: nil) else {
-            throw TrainingFailure(
-                description: "\(path): cannot create the CSV file; check that its directory "
-                    + "exists and is writable")
-        }
-        handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         let columns =
             ["step", "model", "loss", "accuracy", "learning_rate"]
             + (1...max(blockCount, 1)).map { "block\($0)" }
-        pending = columns.joined(separator: ",") + "\n"
+        file = try CSVFile(path: path, columns: columns)
     }
 
     /// Adds a row; `norms` holds the input-gradient norm of each block, first block first.
@@ -257,34 +248,14 @@ final class ExperimentCSV {
         step: Int, model: String, loss: Double, accuracy: Double, learningRate: Double,
         norms: [Double]
     ) throws {
-        var cells = [
-            "\(step)", model, number(loss), number(accuracy), number(learningRate),
-        ]
+        let number = CSVFile.number
+        var cells = ["\(step)", model, number(loss), number(accuracy), number(learningRate)]
         cells += norms.map(number)
         cells += Array(repeating: "", count: max(blockCount - norms.count, 0))
-        pending += cells.joined(separator: ",") + "\n"
-        if pending.utf8.count >= 1 << 16 {
-            try flush()
-        }
+        try file.append(cells)
     }
 
     func close() throws {
-        try flush()
-        try handle.close()
-    }
-
-    private func flush() throws {
-        do {
-            try handle.write(contentsOf: Data(pending.utf8))
-        } catch {
-            throw TrainingFailure(
-                description: "\(path): write failed (\(error.localizedDescription)); "
-                    + "check free disk space")
-        }
-        pending = ""
-    }
-
-    private func number(_ value: Double) -> String {
-        String(format: "%.6g", value)
+        try file.close()
     }
 }
