@@ -1,3 +1,4 @@
+import Foundation
 import Training
 
 /// Flags that choose and change the model, shared by every command that builds one.
@@ -92,4 +93,24 @@ func makeModel(
 func saveIfRequested(_ parsed: ParsedArguments, model: ResNet) throws {
     guard let path = parsed.values["save"] else { return }
     try model.saveCheckpoint(to: path)
+    print("saved checkpoint \(path)")
+}
+
+/// Fails at once when `--save` names a path in a folder that does not exist or cannot be
+/// written, rather than after a long run whose weights would then be lost.
+func checkSavePath(_ parsed: ParsedArguments) throws {
+    guard let path = parsed.values["save"] else { return }
+    let folder = (path as NSString).deletingLastPathComponent
+    let directory = folder.isEmpty ? "." : folder
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory),
+        isDirectory.boolValue
+    else {
+        throw TrainingFailure(
+            description: "--save \(path): the folder \(directory) does not exist")
+    }
+    guard FileManager.default.isWritableFile(atPath: directory) else {
+        throw TrainingFailure(
+            description: "--save \(path): the folder \(directory) is not writable")
+    }
 }

@@ -57,11 +57,31 @@ private func makeRecordedRun(
             path: path, line: 1, message: "invalid header arguments: \(error.description)")
     }
     let (stepper, data) = try makeTrainingRun(parsed)
+    try checkLayers(of: file, path: path, model: stepper.model)
     // The UI scores the test split after some iterations and this overwrites the model's
     // input batch, which a gradient check at an iteration boundary then uses. The replay
     // does the same, so every recorded key acts on the same tensors.
     stepper.setEvaluationSet(data.test)
     return stepper
+}
+
+/// Rejects a key line whose layer the recorded model does not have: a skip toggle or a
+/// what-if must name a block, a gradient check any layer. The header is line 1, so key
+/// line i (from 0) is line i + 2.
+private func checkLayers(of file: SessionFile, path: String, model: ResNet) throws {
+    for (index, event) in file.events.enumerated() {
+        guard let layer = event.layer else { continue }
+        let valid =
+            event.command == "gradcheck"
+            ? (0..<model.layerCount).contains(layer) : model.blockIndex(ofLayer: layer) != nil
+        guard valid else {
+            throw SessionFileError(
+                path: path, line: index + 2,
+                message: "\(event.command) names layer \(layer), which is not "
+                    + (event.command == "gradcheck" ? "a layer" : "a block")
+                    + " of \(model.config.name)")
+        }
+    }
 }
 
 /// For `--replay FILE` in the UI: rebuilds the recorded session up to where the recording

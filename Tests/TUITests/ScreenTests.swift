@@ -61,7 +61,7 @@ func headerShowsSettingsAndSpeed(width: Int, height: Int) {
     for text in ["resnet8", "cifar10", "batch 128", "lr 0.1", "PAUSED"] {
         #expect(lines[0].contains(text), "\(text) missing from: \(lines[0])")
     }
-    for text in ["iter 20", "epoch 0", "85.3 ms/step", "1501 img/s"] {
+    for text in ["iter 20", "epoch 1", "85.3 ms/step", "1501 img/s"] {
         #expect(lines[1].contains(text), "\(text) missing from: \(lines[1])")
     }
 }
@@ -307,4 +307,22 @@ func tinyScreenStillNamesSizes(width: Int, height: Int) {
     }
     #expect(Screen.layout(width: 59, height: 24, snapshot: snapshot) == nil)
     #expect(Screen.layout(width: 80, height: 15, snapshot: snapshot) == nil)
+}
+
+/// A message longer than the screen is wide wraps onto a second row at a space instead of
+/// losing its end; one longer than two rows ends with an ellipsis.
+@Test func longMessageWrapsOntoSecondRow() {
+    var snapshot = Fixtures.base()
+    snapshot.message =
+        "gradcheck layer1.0: worst relative error 3.1e-04 (layer1.0.bn1.weight); passed: "
+        + "float noise stays under 0.05"
+    let lines = drawScreen(snapshot, width: 80, height: 24)
+    #expect(lines[2].hasPrefix(" ! gradcheck layer1.0: worst relative error"), "\(lines[2])")
+    #expect(lines[3].contains("float noise stays under 0.05"), "\(lines[3])")
+    #expect(lines[4].hasPrefix("┌ network"), "\(lines[4])")
+
+    snapshot.message = String(repeating: "word ", count: 60)
+    let long = drawScreen(snapshot, width: 80, height: 24)
+    #expect(long[3].trimmingCharacters(in: .whitespaces).hasSuffix("…"), "\(long[3])")
+    #expect(long[4].hasPrefix("┌ network"), "\(long[4])")
 }

@@ -84,7 +84,7 @@ public struct DepthTimeView {
                 buffer.put("! " + alarm.text + more, x: x, y: bottom, style: Theme.warning)
             } else {
                 buffer.put(
-                    "no alarm: every input gradient within 1e-3..1e3 of the last block's",
+                    "no alarm: all input gradients within 1e-3..1e3 of the last block",
                     x: x, y: bottom, style: Theme.note)
             }
         }

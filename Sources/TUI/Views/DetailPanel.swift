@@ -114,7 +114,7 @@ public struct DetailPanel {
             let stats =
                 snapshot.activations.indices.contains(index) ? snapshot.activations[index] : nil
             let flow = snapshot.gradients.indices.contains(index) ? snapshot.gradients[index] : nil
-            buffer.put(gradientText(flow), x: x, y: inside.maxY - 1)
+            buffer.put(gradientText(flow, width: inside.width - 2), x: x, y: inside.maxY - 1)
             guard let stats else {
                 buffer.put(
                     "output: not computed yet in this iteration", x: x, y: y, style: Theme.note)
@@ -130,7 +130,7 @@ public struct DetailPanel {
             // the axis labels.
             var histogramRows = inside.maxY - 2 - y
             if let gain = snapshot.gauge?.gain(ofLayer: index), histogramRows > 1 {
-                buffer.put(gaugeText(gain), x: x, y: inside.maxY - 2)
+                buffer.put(gaugeText(gain, width: inside.width - 2), x: x, y: inside.maxY - 2)
                 histogramRows -= 1
             }
             guard histogramRows > 0 else { return }
@@ -157,18 +157,37 @@ public struct DetailPanel {
         return parts.joined(separator: " · ")
     }
 
-    private func gaugeText(_ gain: BlockGain) -> String {
-        "gain  block \(String(format: "%.3f", gain.blockGain))  branch "
-            + "\(String(format: "%.3f", gain.branchGain))  (identity: 1 and 0; d, after iter "
-            + "\(snapshot.gauge?.iteration ?? 0))"
+    private func gaugeText(_ gain: BlockGain, width: Int) -> String {
+        Self.fitted(
+            [
+                "gain  block \(String(format: "%.3f", gain.blockGain))",
+                "branch \(String(format: "%.3f", gain.branchGain))",
+                "(identity: 1 and 0)", "d after iter \(snapshot.gauge?.iteration ?? 0)",
+            ], width: width)
     }
 
-    private func gradientText(_ flow: GradientFlow?) -> String {
+    private func gradientText(_ flow: GradientFlow?, width: Int) -> String {
         guard let flow else { return "gradient: not reached by the backward pass yet" }
         let skip = flow.skipActive ? Format.scientific(flow.skip) : "off"
-        return "grad  input \(Format.scientific(flow.input))  skip \(skip)  residual "
-            + "\(Format.scientific(flow.residual))  cos \(String(format: "%.2f", flow.cosine))"
-            + "  weights \(Format.scientific(flow.weight))"
-            + "  update/weights \(flow.updateRatio.map(Format.scientific) ?? "–")"
+        return Self.fitted(
+            [
+                "grad  input \(Format.scientific(flow.input))", "skip \(skip)",
+                "residual \(Format.scientific(flow.residual))",
+                "cos \(String(format: "%.2f", flow.cosine))",
+                "∇W \(Format.scientific(flow.weight))",
+                "Δ/W \(flow.updateRatio.map(Format.scientific) ?? "–")",
+            ], width: width)
+    }
+
+    /// Joins `parts` with two spaces, leaving out the parts from the first one that would
+    /// pass `width` columns on, so a narrow panel shows whole figures and no cut one.
+    static func fitted(_ parts: [String], width: Int) -> String {
+        var text = ""
+        for part in parts {
+            let next = text.isEmpty ? part : text + "  " + part
+            guard next.count <= width else { break }
+            text = next
+        }
+        return text
     }
 }

@@ -155,10 +155,11 @@ public struct Formulas {
         }
         result.append("          dL/dx = S^T(g) + F^T(g)")
         if let flow = snapshot.gradients[layer] {
-            let skip = flow.skipActive ? Format.scientific(flow.skip) : "0 (off)"
+            let skip = flow.skipActive ? Format.scientific(flow.skip) : "0"
             result.append(
-                "                = \(skip) (skip) + \(Format.scientific(flow.residual)) "
-                    + "(residual), |dL/dx| = \(Format.scientific(flow.input))")
+                "          |S^T(g)| = \(skip)\(flow.skipActive ? "" : " (skip off)"), "
+                    + "|F^T(g)| = \(Format.scientific(flow.residual))")
+            result.append("          |dL/dx| = \(Format.scientific(flow.input))")
         }
         let gradientSymbols = (1...count).map { "dL/dW\($0)" } + ["dL/dWp"]
         let gradients = gradientSymbols.compactMap { symbol -> String? in

@@ -26,7 +26,7 @@ public enum Screen {
     /// Computes the layout for a `width` x `height` screen; returns nil below the minimum size.
     public static func layout(width: Int, height: Int, snapshot: SessionSnapshot) -> Layout? {
         guard width >= minimumWidth && height >= minimumHeight else { return nil }
-        let headerHeight = StatusLine(snapshot: snapshot).height
+        let headerHeight = StatusLine(snapshot: snapshot).height(width: width)
         let header = Rect(x: 0, y: 0, width: width, height: headerHeight)
         let hints = Rect(x: 0, y: height - 1, width: width, height: 1)
         let body = Rect(x: 0, y: headerHeight, width: width, height: height - headerHeight - 1)

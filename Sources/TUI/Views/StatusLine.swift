@@ -2,7 +2,8 @@ import Foundation
 import Training
 
 /// The header rows: the run's settings and RUNNING or PAUSED on the first row, progress and
-/// speed on the second, and the session's message, when it has one, on a third.
+/// speed on the second, then the session's message and the guided experiment's row, when
+/// there are any, each wrapped to at most two rows. Epochs count from 1, as in `train`.
 public struct StatusLine {
     public var snapshot: SessionSnapshot
 
@@ -10,9 +11,50 @@ public struct StatusLine {
         self.snapshot = snapshot
     }
 
-    /// Rows the header needs: two, plus one for the message and one for a guided experiment.
-    public var height: Int {
-        2 + (snapshot.message == nil ? 0 : 1) + (snapshot.experiment == nil ? 0 : 1)
+    /// Longest wrap of the message and of the experiment row, in rows each.
+    static let maximumWrappedRows = 2
+
+    /// Rows the header needs on a screen `width` columns wide: two, plus the message and the
+    /// guided experiment's row, each wrapped to at most two rows.
+    public func height(width: Int) -> Int {
+        2 + messageLines(width: width).count + experimentLines(width: width).count
+    }
+
+    private func messageLines(width: Int) -> [String] {
+        guard let message = snapshot.message else { return [] }
+        return Self.wrap(message, width: width - 3, rows: Self.maximumWrappedRows)
+    }
+
+    private func experimentLines(width: Int) -> [String] {
+        guard let experiment = snapshot.experiment else { return [] }
+        return Self.wrap(
+            experimentText(experiment), width: width - 1, rows: Self.maximumWrappedRows)
+    }
+
+    /// Splits `text` at spaces into rows of at most `width` characters, at most `rows` of
+    /// them; a text that needs more ends its last row with "…".
+    static func wrap(_ text: String, width: Int, rows: Int) -> [String] {
+        guard width > 1 else { return [String(text.prefix(max(width, 0)))] }
+        var lines: [String] = []
+        var current = ""
+        for word in text.split(separator: " ", omittingEmptySubsequences: false) {
+            let candidate = current.isEmpty ? String(word) : current + " " + word
+            if candidate.count <= width {
+                current = candidate
+                continue
+            }
+            if !current.isEmpty { lines.append(current) }
+            current = String(word)
+            while current.count > width {
+                lines.append(String(current.prefix(width)))
+                current = String(current.dropFirst(width))
+            }
+        }
+        if !current.isEmpty || lines.isEmpty { lines.append(current) }
+        guard lines.count > rows else { return lines }
+        var kept = Array(lines.prefix(rows))
+        kept[rows - 1] = String(kept[rows - 1].prefix(width - 1)) + "…"
+        return kept
     }
 
     public func draw(in rect: Rect, on buffer: inout CellBuffer) {
@@ -22,18 +64,19 @@ public struct StatusLine {
                 drawProgress(row: rect.y + 1, rect: rect, on: &buffer)
             }
             var row = rect.y + 2
-            if let message = snapshot.message, rect.height > 2 {
+            for (index, line) in messageLines(width: rect.width).enumerated() where row < rect.maxY
+            {
                 buffer.fill(Rect(x: rect.x, y: row, width: rect.width, height: 1))
                 buffer.put(
-                    " ! " + message, x: rect.x, y: row, style: Theme.warning,
+                    (index == 0 ? " ! " : "   ") + line, x: rect.x, y: row, style: Theme.warning,
                     maxWidth: rect.width)
                 row += 1
             }
-            if let experiment = snapshot.experiment, row < rect.maxY {
+            for line in experimentLines(width: rect.width) where row < rect.maxY {
                 buffer.fill(Rect(x: rect.x, y: row, width: rect.width, height: 1))
                 buffer.put(
-                    " " + experimentText(experiment), x: rect.x, y: row, style: Theme.note,
-                    maxWidth: rect.width)
+                    " " + line, x: rect.x, y: row, style: Theme.note, maxWidth: rect.width)
+                row += 1
             }
         }
     }
@@ -52,10 +95,16 @@ public struct StatusLine {
     private func drawSettings(row: Int, rect: Rect, on buffer: inout CellBuffer) {
         buffer.fill(Rect(x: rect.x, y: row, width: rect.width, height: 1), style: Theme.bar)
         let threads = snapshot.threads == 1 ? "1 thread" : "\(snapshot.threads) threads"
-        let settings = [
+        var parts = [
             snapshot.modelName, snapshot.datasetName, "batch \(snapshot.batchSize)",
             "lr \(Format.learningRate(snapshot.learningRate))", threads,
-        ].joined(separator: " · ")
+        ]
+        let rewind = snapshot.rewind
+        if rewind.capacity > 0 {
+            let mebibytes = String(format: "%.1f", Double(rewind.bytes) / Double(1 << 20))
+            parts.append("rewind \(rewind.available)/\(rewind.capacity) (\(mebibytes) MiB)")
+        }
+        let settings = parts.joined(separator: " · ")
         let state = snapshot.isRunning ? " ● RUNNING " : " ‖ PAUSED "
         let room = rect.width - state.count - 1
         buffer.put(" " + truncate(settings, to: room - 1), x: rect.x, y: row, style: Theme.bar)
@@ -79,18 +128,11 @@ public struct StatusLine {
                 snapshot.imagesPerSecond)
             : "– ms/step"
         var column = buffer.put(
-            " iter \(snapshot.iteration) done · epoch \(snapshot.epoch) · phase "
+            " iter \(snapshot.iteration) done · epoch \(snapshot.epoch + 1) · phase "
                 + "\(snapshot.nextPhase)/\(snapshot.phases.count) ",
             x: rect.x, y: row)
         column = buffer.put(phaseText, x: column, y: row, style: phaseStyle)
-        column = buffer.put(" · " + speed, x: column, y: row)
-        let rewind = snapshot.rewind
-        if rewind.capacity > 0 {
-            let mebibytes = String(format: "%.1f", Double(rewind.bytes) / Double(1 << 20))
-            buffer.put(
-                " · rewind \(rewind.available)/\(rewind.capacity) (\(mebibytes) MiB)", x: column,
-                y: row)
-        }
+        buffer.put(" · " + speed, x: column, y: row)
     }
 
     private var phaseStyle: CellStyle {
