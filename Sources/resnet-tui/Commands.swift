@@ -187,13 +187,15 @@ func runInteractive(_ parsed: ParsedArguments) throws {
                 : "experiment '\(name)' trains more networks than the UI shows; run "
                     + "resnet-tui experiment \(name), or pick one of \(valid)")
     }
-    try App.checkTerminal()
+    // The terminal is checked after the options, so a wrong option is reported as such
+    // even without a terminal, but before a replay's long computation.
     let stepper: Stepper
     if let path = parsed.values["replay"] {
         stepper = try replayForInteractive(path: path, parsed: parsed)
     } else {
         let data: OpenedData
         (stepper, data) = try makeTrainingRun(parsed)
+        try App.checkTerminal()
         stepper.setEvaluationSet(data.test)
     }
     stepper.checkpointPath = parsed.values["save"]

@@ -1,4 +1,5 @@
 import Foundation
+import TUI
 import Training
 
 let replayUsage = """
@@ -102,6 +103,7 @@ func replayForInteractive(path: String, parsed: ParsedArguments) throws -> Stepp
     }
     let file = try SessionFile.read(path: path)
     let stepper = try makeRecordedRun(file, path: path, threads: parsed.values["threads"])
+    try App.checkTerminal()
     FileHandle.standardError.write(
         Data("replaying \(file.events.count) keys of \(path) before the UI opens...\n".utf8))
     let result = SessionReplay.run(file, on: stepper)
