@@ -152,6 +152,11 @@ func runSoak(_ parsed: ParsedArguments) throws {
         "RSS from /proc/self/statm: \(megabytes(warmupBytes)) after step \(warmup), "
             + "\(megabytes(endBytes)) after step \(steps) (\(format(growth, 2))%, limit "
             + "\(format(maxGrowth, 2))%), largest \(megabytes(largestBytes))")
+    if steps - warmup < steps / 2 {
+        printLine(
+            "note: memory was compared over only the last \(steps - warmup) of \(steps) steps; "
+                + "give --steps at least twice --save-every (\(saveEvery)) for a longer window")
+    }
     if growth > maxGrowth {
         failures.append(
             "RSS grew by \(format(growth, 2))% from step \(warmup) to step \(steps), more than "

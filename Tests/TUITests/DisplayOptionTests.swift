@@ -25,6 +25,8 @@ func asciiFallbackLeavesOnlyAscii(width: Int, height: Int) {
     #expect(AsciiFallback.glyph("●") != AsciiFallback.glyph("○"))
     #expect(AsciiFallback.glyph("▶") == ">")
     #expect(AsciiFallback.glyph("◀") == "<")
+    // The selection marker must differ from the phase marker in the same column pair.
+    #expect(AsciiFallback.glyph("▸") != AsciiFallback.glyph("▶"))
     #expect(AsciiFallback.glyph("a") == "a")
 }
 

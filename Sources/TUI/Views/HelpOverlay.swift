@@ -66,6 +66,10 @@ public enum KeyHelp {
         ("acc", "accuracy on the current training batch"),
         ("last now", "loss of the last finished / the running iteration"),
         ("gain", "block / branch gain from d; the identity has 1 / 0"),
+        ("∇W Δ/W", "weight-gradient norm / last step over weights"),
+        ("test @K", "accuracy on 1000 test images after iteration K"),
+        ("Δγ !", "strip: batch-norm scale drift / a block with an alarm"),
+        ("histogram", "a layer's outputs from their minimum to maximum"),
     ]
 }
 

@@ -52,9 +52,9 @@ public struct StatusLine {
         }
         if !current.isEmpty || lines.isEmpty { lines.append(current) }
         guard lines.count > rows else { return lines }
-        var kept = Array(lines.prefix(rows))
-        kept[rows - 1] = String(kept[rows - 1].prefix(width - 1)) + "…"
-        return kept
+        var shown = Array(lines.prefix(rows))
+        shown[rows - 1] = String(shown[rows - 1].prefix(width - 1)) + "…"
+        return shown
     }
 
     public func draw(in rect: Rect, on buffer: inout CellBuffer) {
