@@ -125,7 +125,7 @@ func runCommand(_ arguments: [String]) throws {
         }
     default:
         let commands =
-            ["tui", "help", "summary", "bench", "bench-frames", "replay", "experiment"]
+            ["summary", "bench", "bench-frames", "replay", "experiment"]
             + subcommands.keys.sorted()
         throw UsageError(
             description: "unknown command '\(command)'"

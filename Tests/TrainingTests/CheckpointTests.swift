@@ -70,6 +70,30 @@ func stateValues(_ model: ResNet) -> [String: [Float]] {
         #expect(leftovers == ["model.safetensors"], "no temporary file is left behind")
     }
 
+    /// A checkpoint of a deeper model differs in dozens of tensors; the message names the
+    /// first few and counts the rest, so it stays readable on one line.
+    @Test func mismatchMessageNamesFirstProblemsAndCountsRest() throws {
+        let directory = try makeTemporaryDirectory()
+        let path = directory + "/resnet20.safetensors"
+        try makeModel("resnet20").saveCheckpoint(to: path)
+        let model = try makeModel("resnet8")
+        do {
+            try model.loadCheckpoint(from: path)
+            Issue.record("a resnet20 checkpoint loaded into resnet8")
+        } catch {
+            guard case .mismatch(_, _, let problems) = error else {
+                Issue.record("expected a mismatch, got \(error)")
+                return
+            }
+            #expect(problems.count > 6)
+            let text = error.description
+            #expect(text.contains("(\(problems.count) problems)"), "\(text)")
+            #expect(text.hasSuffix("; and \(problems.count - 6) more"), "\(text)")
+            #expect(text.contains(problems[5]), "\(text)")
+            #expect(!text.contains(problems[6]), "\(text)")
+        }
+    }
+
     @Test func saveReplacesExistingFileWhole() throws {
         let directory = try makeTemporaryDirectory()
         let path = directory + "/model.safetensors"

@@ -156,8 +156,15 @@ extension SafetensorsFile {
         do {
             bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
         } catch {
-            throw SafetensorsError(
-                .io, "cannot read the file: \(error.localizedDescription)", path: path)
+            let reason: String
+            if !FileManager.default.fileExists(atPath: path) {
+                reason = "no such file"
+            } else if !FileManager.default.isReadableFile(atPath: path) {
+                reason = "permission denied"
+            } else {
+                reason = error.localizedDescription
+            }
+            throw SafetensorsError(.io, "cannot read the file: \(reason)", path: path)
         }
         do {
             return try parse(bytes)
