@@ -5,7 +5,7 @@
 # The pattern of He et al. 2015 is the deeper plain net ending with a higher training loss
 # than the shallower one while the deeper residual net does not. At the default 600 steps
 # seeds 0, 1 and 2 all showed it, in 67 to 76 s of wall time and about 40 s of CPU time on
-# 2 shared cores (BENCHMARKS.md). A shorter run can miss it, and the verdict then says
+# 2 shared cores (BENCHMARKS.md). A shorter run can miss it, and the verdict then reads
 # "not reproduced".
 #
 # Usage: demos/plain-vs-residual-headless.sh [STEPS] [CSV]   (default 600 steps, and the

@@ -85,9 +85,9 @@ private func checkLayers(of file: SessionFile, path: String, model: ResNet) thro
     }
 }
 
-/// For `--replay FILE` in the UI: rebuilds the recorded session up to where the recording
-/// ended and returns its stepper, with a status message that says whether the weights
-/// match the recorded checksum. The UI then opens on that state, and `u` steps back
+/// Rebuilds the session recorded at `path` up to where the recording ended, for
+/// `--replay FILE` in the UI. The returned stepper's status message reports whether the
+/// weights match the recorded checksum. The UI opens on that state, and `u` steps back
 /// through its last iterations.
 func replayForInteractive(path: String, parsed: ParsedArguments) throws -> Stepper {
     let conflicting =

@@ -41,7 +41,9 @@ struct ExperimentCommandTests {
         #expect(models == ["plain8", "plain20", "resnet8", "resnet20"])
         // plain8 has 3 blocks, so its last 6 block cells are empty.
         let plain8 = try #require(rows.first { $0.count > 1 && $0[1] == "plain8" })
-        #expect(plain8[5..<8].allSatisfy { Double($0) != nil && Double($0)! > 0 })
+        let norms = plain8[5..<8].map { Double($0) }
+        #expect(norms.allSatisfy { $0 != nil }, "\(plain8)")
+        #expect(norms.allSatisfy { ($0 ?? 0) > 0 }, "\(plain8)")
         #expect(plain8[8...].allSatisfy { $0.isEmpty })
         // 12 steps give a window of 1; whichever way it goes, the verdict is one of the two.
         let verdict = result.stdout.split(separator: "\n").first {

@@ -28,6 +28,25 @@ func expectMatches(
 
 private let testPool = ThreadPool(threads: 2)
 
+/// Runs the batch-norm backward pass on the fixture's `gradOutput` with the statistics the
+/// forward pass saved, and checks dL/dx, dL/dgamma and dL/dbeta against the fixture.
+private func expectBatchNormBackwardMatches(
+    _ fixture: Fixture, input: Tensor, gamma: Tensor, savedMean: Tensor, savedInvStd: Tensor,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    let channels = gamma.count
+    let gradInput = Tensor(shape: input.shape)
+    let gradGamma = Tensor(shape: [channels])
+    let gradBeta = Tensor(shape: [channels])
+    BatchNorm.backward(
+        gradInput: gradInput, gradGamma: gradGamma, gradBeta: gradBeta,
+        gradOutput: fixture.tensor("gradOutput"), input: input, gamma: gamma,
+        savedMean: savedMean, savedInvStd: savedInvStd, pool: testPool)
+    expectMatches(gradInput, fixture, "gradInput", sourceLocation: sourceLocation)
+    expectMatches(gradGamma, fixture, "gradGamma", sourceLocation: sourceLocation)
+    expectMatches(gradBeta, fixture, "gradBeta", sourceLocation: sourceLocation)
+}
+
 @Test(arguments: [
     "conv3x3_s1", "conv3x3_s1_bias", "conv3x3_s2", "conv3x3_s2_bias", "conv1x1_s2",
     "conv1x1_s2_bias", "conv7x7_s2_p3", "conv7x7_s2_p3_bias",
@@ -78,16 +97,8 @@ func convMatchesPyTorch(name: String) throws {
     expectMatches(runningMean, fixture, "runningMeanAfter")
     expectMatches(runningVar, fixture, "runningVarAfter")
 
-    let gradInput = Tensor(shape: input.shape)
-    let gradGamma = Tensor(shape: [channels])
-    let gradBeta = Tensor(shape: [channels])
-    BatchNorm.backward(
-        gradInput: gradInput, gradGamma: gradGamma, gradBeta: gradBeta,
-        gradOutput: fixture.tensor("gradOutput"), input: input, gamma: gamma,
-        savedMean: savedMean, savedInvStd: savedInvStd, pool: testPool)
-    expectMatches(gradInput, fixture, "gradInput")
-    expectMatches(gradGamma, fixture, "gradGamma")
-    expectMatches(gradBeta, fixture, "gradBeta")
+    expectBatchNormBackwardMatches(
+        fixture, input: input, gamma: gamma, savedMean: savedMean, savedInvStd: savedInvStd)
 }
 
 @Test func reluMatchesPyTorch() throws {
@@ -235,14 +246,6 @@ private func checkMaxPool(_ name: String) throws {
         eps: fixture.float("eps"), pool: testPool)
     expectMatches(output, fixture, "output")
 
-    let gradInput = Tensor(shape: input.shape)
-    let gradGamma = Tensor(shape: [channels])
-    let gradBeta = Tensor(shape: [channels])
-    BatchNorm.backward(
-        gradInput: gradInput, gradGamma: gradGamma, gradBeta: gradBeta,
-        gradOutput: fixture.tensor("gradOutput"), input: input, gamma: gamma,
-        savedMean: savedMean, savedInvStd: savedInvStd, pool: testPool)
-    expectMatches(gradInput, fixture, "gradInput")
-    expectMatches(gradGamma, fixture, "gradGamma")
-    expectMatches(gradBeta, fixture, "gradBeta")
+    expectBatchNormBackwardMatches(
+        fixture, input: input, gamma: gamma, savedMean: savedMean, savedInvStd: savedInvStd)
 }

@@ -164,6 +164,6 @@ import Training
     #expect(midIteration.nextPhase > 0)
     let state = UIState(snapshot: midIteration)
     #expect(handleKey(.character("u"), state: state, snapshot: midIteration).command == .rewind)
-    // The session decides whether Left acts, because it knows the current phase.
+    // The session decides whether Left acts, because it tracks the current phase.
     #expect(handleKey(.left, state: state, snapshot: midIteration).command == .rewindAtBoundary)
 }

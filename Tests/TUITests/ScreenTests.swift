@@ -309,9 +309,9 @@ func tinyScreenStillNamesSizes(width: Int, height: Int) {
     #expect(Screen.layout(width: 80, height: 15, snapshot: snapshot) == nil)
 }
 
-/// A message longer than the screen is wide wraps onto a second row at a space instead of
-/// losing its end; one longer than two rows ends with an ellipsis.
-@Test func longMessageWrapsOntoSecondRow() {
+/// A message wider than the screen wraps onto a second row at a space, so its end stays
+/// visible. One longer than two rows ends with an ellipsis.
+@Test func longMessageWrapsToTwoRows() {
     var snapshot = Fixtures.base()
     snapshot.message =
         "gradcheck layer1.0: worst relative error 3.1e-04 (layer1.0.bn1.weight); passed: "

@@ -70,9 +70,9 @@ func stateValues(_ model: ResNet) -> [String: [Float]] {
         #expect(leftovers == ["model.safetensors"], "no temporary file is left behind")
     }
 
-    /// A checkpoint of a deeper model differs in dozens of tensors; the message names the
-    /// first few and counts the rest, so it stays readable on one line.
-    @Test func mismatchMessageNamesFirstProblemsAndCountsRest() throws {
+    /// A checkpoint of a deeper model differs in dozens of tensors, so the message names the
+    /// first few and counts the rest to stay readable on one line.
+    @Test func mismatchMessageCountsTheRest() throws {
         let directory = try makeTemporaryDirectory()
         let path = directory + "/resnet20.safetensors"
         try makeModel("resnet20").saveCheckpoint(to: path)

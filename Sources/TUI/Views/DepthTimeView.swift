@@ -3,9 +3,9 @@ import Training
 
 /// Draws the depth-by-time strip: one row per layer (input side at the top), one column
 /// per iteration or group of iterations (newest at the right), each cell shaded by the log
-/// of the gradient norm at the layer's input. To the right of the cells, the latest
-/// column's fraction of zero outputs and batch-norm scale drift; below, the alarm nearest
-/// the input or a line saying there is none.
+/// of the gradient norm at the layer's input. To the right of the cells are the latest
+/// column's fraction of zero outputs and batch-norm scale drift. Below them is the alarm
+/// nearest the input, or a line stating that there is none.
 public struct DepthTimeView {
     public var strip: DepthTimeStrip
     public var colorCount: Int
@@ -20,8 +20,8 @@ public struct DepthTimeView {
     /// Width of the two number columns on the right: " zero%  Δγ".
     private static let numbersWidth = 14
 
-    /// The strip rows that `rows` screen rows show: all of them when they fit, else an even
-    /// sample that keeps the first and the last.
+    /// Returns the strip rows that `rows` screen rows show: all of them when they fit, else
+    /// an even sample that keeps the first and the last.
     static func sampledRows(count: Int, rows: Int) -> [Int] {
         guard rows > 0, count > 0 else { return [] }
         guard count > rows else { return Array(0..<count) }
@@ -39,13 +39,13 @@ public struct DepthTimeView {
                 return
             }
             let cellsWidth = max(0, inside.width - 2 - labelWidth - Self.numbersWidth)
-            let shown = Array(strip.columns.suffix(cellsWidth))
+            let visible = Array(strip.columns.suffix(cellsWidth))
             let bodyRows = max(0, inside.height - 2)
             let rows = Self.sampledRows(count: strip.layers.count, rows: bodyRows)
-            let (low, high) = range(of: shown)
+            let (low, high) = range(of: visible)
 
-            let first = shown.first!.firstIteration
-            let last = shown.last!.lastIteration
+            let first = visible.first!.firstIteration
+            let last = visible.last!.lastIteration
             let per =
                 strip.iterationsPerColumn == 1 ? "" : " (\(strip.iterationsPerColumn)/col)"
             let legend =
@@ -65,7 +65,7 @@ public struct DepthTimeView {
                 buffer.put(
                     mark + strip.names[row], x: x, y: y,
                     style: alarmed.contains(layer) ? Theme.warning : .plain)
-                for (column, values) in shown.enumerated() {
+                for (column, values) in visible.enumerated() {
                     drawCell(
                         values.logGradient[row], low: low, high: high,
                         x: x + labelWidth + column, y: y, on: &buffer)
@@ -90,7 +90,7 @@ public struct DepthTimeView {
         }
     }
 
-    /// The finite range of the log norms in the columns shown, widened when flat.
+    /// Returns the finite range of the log norms in the visible columns, widened when flat.
     private func range(of columns: [DepthTimeStrip.Column]) -> (Float, Float) {
         var low = Float.infinity
         var high = -Float.infinity

@@ -11,8 +11,8 @@ public struct StatusLine {
         self.snapshot = snapshot
     }
 
-    /// Longest wrap of the message and of the experiment row, in rows each.
-    static let maximumWrappedRows = 2
+    /// Rows that the message and the experiment row may each wrap to, at most.
+    static let wrapRows = 2
 
     /// Rows the header needs on a screen `width` columns wide: two, plus the message and the
     /// guided experiment's row, each wrapped to at most two rows.
@@ -22,17 +22,17 @@ public struct StatusLine {
 
     private func messageLines(width: Int) -> [String] {
         guard let message = snapshot.message else { return [] }
-        return Self.wrap(message, width: width - 3, rows: Self.maximumWrappedRows)
+        return Self.wrap(message, width: width - 3, rows: Self.wrapRows)
     }
 
     private func experimentLines(width: Int) -> [String] {
         guard let experiment = snapshot.experiment else { return [] }
         return Self.wrap(
-            experimentText(experiment), width: width - 1, rows: Self.maximumWrappedRows)
+            experimentText(experiment), width: width - 1, rows: Self.wrapRows)
     }
 
-    /// Splits `text` at spaces into rows of at most `width` characters, at most `rows` of
-    /// them; a text that needs more ends its last row with "…".
+    /// Splits `text` at spaces into at most `rows` rows of at most `width` characters. A
+    /// text that needs more rows ends its last row with "…".
     static func wrap(_ text: String, width: Int, rows: Int) -> [String] {
         guard width > 1 else { return [String(text.prefix(max(width, 0)))] }
         var lines: [String] = []
@@ -52,9 +52,9 @@ public struct StatusLine {
         }
         if !current.isEmpty || lines.isEmpty { lines.append(current) }
         guard lines.count > rows else { return lines }
-        var shown = Array(lines.prefix(rows))
-        shown[rows - 1] = String(shown[rows - 1].prefix(width - 1)) + "…"
-        return shown
+        var kept = Array(lines.prefix(rows))
+        kept[rows - 1] = String(kept[rows - 1].prefix(width - 1)) + "…"
+        return kept
     }
 
     public func draw(in rect: Rect, on buffer: inout CellBuffer) {

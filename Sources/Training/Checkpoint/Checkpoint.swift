@@ -15,12 +15,12 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
         case .file(let error):
             return error.description
         case .mismatch(let path, let model, let problems):
-            // A checkpoint of another model can differ in hundreds of tensors; the first
-            // few say what is wrong, and the count says how far it goes.
-            let shown = 6
-            let more = problems.count > shown ? "; and \(problems.count - shown) more" : ""
+            // A checkpoint of another model can differ in hundreds of tensors. The first few
+            // name the cause, and the count gives the extent.
+            let listed = 6
+            let more = problems.count > listed ? "; and \(problems.count - listed) more" : ""
             return "\(path): checkpoint does not match \(model) (\(problems.count) problems): "
-                + problems.prefix(shown).joined(separator: "; ") + more
+                + problems.prefix(listed).joined(separator: "; ") + more
         case .nonFinite(let path, let tensors):
             return "\(path): " + tensors.map(\.description).joined(separator: "; ")
         case .invalidMetadata(let path, let problem):

@@ -44,11 +44,11 @@ public struct DepthAlarm: Sendable, Equatable {
     }
 }
 
-/// The blocks of a network (rows, input side first) against
-/// training iterations (columns, oldest first): the log of each layer's input-gradient
-/// norm, the fraction of its outputs that are zero and how far its batch-norm scales have
-/// moved from where the session started, with alarms that name the layer where the
-/// gradient vanishes or explodes.
+/// A table of a network's blocks (rows, input side first) against training iterations
+/// (columns, oldest first). Each cell records the log of the block's input-gradient norm,
+/// the fraction of its outputs that are zero and how far its batch-norm scales have moved
+/// since the session started. Alarms name the block where the gradient vanishes or
+/// explodes.
 ///
 /// The strip holds at most `capacity` columns. When it is full, neighbouring columns are
 /// merged in pairs, so each column then covers twice as many iterations and the whole run
@@ -140,8 +140,8 @@ public struct DepthTimeStrip: Sendable, Equatable {
         iterationsPerColumn = 1
     }
 
-    /// The column covering both, each value weighted by the iterations behind it. A NaN on
-    /// one side gives way to the other side's value.
+    /// Returns the column covering both, each value weighted by the iterations behind it.
+    /// Where one side is NaN, the other side's value is used.
     static func merge(_ a: Column, _ b: Column) -> Column {
         let total = Float(a.count + b.count)
         let wa = Float(a.count) / total

@@ -174,7 +174,10 @@ extension SessionFile {
     static func line<Value: Encodable>(_ value: Value) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        // Encoding these plain structs cannot fail.
+        // A NaN or infinite number (a loss, for example) is written as a string rather than
+        // making the encoder throw. Strings, integers and optionals cannot fail to encode.
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
         let data = try! encoder.encode(value)
         return String(decoding: data, as: UTF8.self) + "\n"
     }
@@ -187,9 +190,10 @@ extension SessionFile {
         return result
     }
 
-    /// Reads and checks a session file. Throws `SessionFileError` naming the first line
+    /// Reads and validates a session file. Throws `SessionFileError` naming the first line
     /// that is not valid JSON, has an unknown type or command, or places a key before the
-    /// one above it; also when the header is missing or of another format or version.
+    /// one above it. It also throws when the header is missing or of another format or
+    /// version.
     public static func read(path: String) throws -> SessionFile {
         guard FileManager.default.fileExists(atPath: path) else {
             throw SessionFileError(path: path, line: nil, message: "file not found")
@@ -212,6 +216,9 @@ extension SessionFile {
     public static func parse(_ text: String, path: String) throws -> SessionFile {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         let decoder = JSONDecoder()
+        // The writer stores NaN and infinite numbers as strings (see `line`).
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(
+            positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
         var file: SessionFile?
         for (offset, line) in lines.enumerated() {
             let number = offset + 1
@@ -326,7 +333,7 @@ public final class SessionRecorder: @unchecked Sendable {
 
 /// Runs the keys of a session file on a stepper built from the file's header.
 public enum SessionReplay {
-    /// The end line for the stepper's current state.
+    /// Returns the end line for the stepper's current state.
     public static func end(of stepper: Stepper) -> SessionFile.End {
         SessionFile.End(
             phasesRun: stepper.phasesRun, iteration: stepper.snapshot.iteration,
