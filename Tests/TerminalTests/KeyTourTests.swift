@@ -68,9 +68,7 @@ struct KeyTourTests {
         let closed = try tmux.waitFor { !$0.contains { $0.contains("keys (? or Esc closes)") } }
         #expect(!closed.contains { $0.contains("keys (? or Esc closes)") }, "Esc left help open")
         try tmux.keys("q")
-        let screen = try tmux.waitFor {
-            $0.contains { $0.range(of: "EXIT=[0-9]", options: .regularExpression) != nil }
-        }
+        let screen = try tmux.waitForStatus("EXIT")
         #expect(screen.contains { $0.contains("EXIT=0") }, "\(screen.joined(separator: "\n"))")
     }
 
@@ -87,9 +85,7 @@ struct KeyTourTests {
         #expect(
             screen.contains { $0.contains("│  layer3.8") }, "\(screen.joined(separator: "\n"))")
         try tmux.keys("q")
-        let exit = try tmux.waitFor {
-            $0.contains { $0.range(of: "EXIT=[0-9]", options: .regularExpression) != nil }
-        }
+        let exit = try tmux.waitForStatus("EXIT")
         #expect(exit.contains { $0.contains("EXIT=0") }, "\(exit.joined(separator: "\n"))")
     }
 
@@ -109,9 +105,7 @@ struct KeyTourTests {
             #expect(widest <= width, "\(width)x\(height): a line is \(widest) wide")
         }
         try tmux.keys("q")
-        let screen = try tmux.waitFor {
-            $0.contains { $0.range(of: "EXIT=[0-9]", options: .regularExpression) != nil }
-        }
+        let screen = try tmux.waitForStatus("EXIT")
         #expect(screen.contains { $0.contains("EXIT=0") }, "\(screen.joined(separator: "\n"))")
     }
 }

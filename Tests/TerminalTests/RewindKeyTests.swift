@@ -78,7 +78,7 @@ struct RewindKeyTests {
         // twice.
         #expect(screen.contains { $0.contains("lr 0.2 ") }, "\(Self.text(screen))")
         try tmux.keys("q")
-        screen = try tmux.waitFor { $0.contains { $0.hasPrefix("EXIT=") } }
+        screen = try tmux.waitForStatus("EXIT")
         #expect(screen.contains { $0.contains("EXIT=0") }, "\(Self.text(screen))")
 
         let contents = try String(contentsOfFile: record, encoding: .utf8)
@@ -88,7 +88,7 @@ struct RewindKeyTests {
         #expect(contents.contains(#""type":"end""#), "\(contents)")
 
         try tmux.type("clear; \(Tmux.binary) replay \(record) --threads 1; echo \"REPLAY=$?\"")
-        screen = try tmux.waitFor(timeout: 60) { $0.contains { $0.hasPrefix("REPLAY=") } }
+        screen = try tmux.waitForStatus("REPLAY", timeout: 60)
         #expect(screen.contains { $0.contains("REPLAY=0") }, "\(Self.text(screen))")
         let checksumLine = screen.first { $0.contains("weights checksum") } ?? ""
         #expect(checksumLine.hasSuffix("match"), "\(Self.text(screen))")
@@ -105,12 +105,12 @@ struct RewindKeyTests {
         #expect(screen.contains { $0.contains("iter 5 done") }, "\(Self.text(screen))")
         #expect(screen.contains { $0.contains("lr 0.2 ") }, "\(Self.text(screen))")
         try tmux.keys("q")
-        screen = try tmux.waitFor { $0.contains { $0.hasPrefix("UIREPLAY=") } }
+        screen = try tmux.waitForStatus("UIREPLAY")
         #expect(screen.contains { $0.contains("UIREPLAY=0") }, "\(Self.text(screen))")
 
         // The file fixes the model; another one on the command line is an error.
         try tmux.type("clear; \(Tmux.binary) --replay \(record) --model resnet20; echo \"BAD=$?\"")
-        screen = try tmux.waitFor { $0.contains { $0.hasPrefix("BAD=") } }
+        screen = try tmux.waitForStatus("BAD")
         #expect(screen.contains { $0.contains("drop --model") }, "\(Self.text(screen))")
         #expect(!screen.contains { $0.contains("BAD=0") }, "\(Self.text(screen))")
     }
@@ -172,7 +172,7 @@ struct RewindKeyTests {
         #expect(screen.contains { $0.contains("|dL/dW2| ") }, "\(Self.text(screen))")
         #expect(screen.contains { $0.contains("|dL/dO| ") }, "\(Self.text(screen))")
         try tmux.keys("q")
-        screen = try tmux.waitFor { $0.contains { $0.hasPrefix("EXIT=") } }
+        screen = try tmux.waitForStatus("EXIT")
         #expect(screen.contains { $0.contains("EXIT=0") }, "\(Self.text(screen))")
     }
 }

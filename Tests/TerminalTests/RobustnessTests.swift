@@ -23,9 +23,7 @@ struct RobustnessTests {
     }
 
     static func exitLine(_ tmux: Tmux) throws -> [String] {
-        try tmux.waitFor {
-            $0.contains { $0.range(of: "EXIT=[0-9]", options: .regularExpression) != nil }
-        }
+        try tmux.waitForStatus("EXIT")
     }
 
     static func expectSameTerminal(before: String, after: String, _ tmux: Tmux) throws {

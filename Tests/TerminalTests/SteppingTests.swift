@@ -67,10 +67,7 @@ struct SteppingTests {
             "second iteration did not finish: \(screen.joined(separator: "\n"))")
 
         try tmux.keys("q")
-        // The typed command line itself contains `EXIT=$?`, so wait for a digit after it.
-        screen = try tmux.waitFor {
-            $0.contains { $0.range(of: "EXIT=[0-9]", options: .regularExpression) != nil }
-        }
+        screen = try tmux.waitForStatus("EXIT")
         #expect(screen.contains { $0.contains("EXIT=0") }, "\(screen.joined(separator: "\n"))")
         #expect(!screen.contains { $0.contains("network") }, "the UI is still on the screen")
         _ = try tmux.waitFor { _ in FileManager.default.fileExists(atPath: after) }
@@ -94,9 +91,7 @@ struct SteppingTests {
         }
         #expect(screen.contains { $0.hasPrefix("+ network") }, "box corners are not ASCII")
         try tmux.keys("q")
-        screen = try tmux.waitFor {
-            $0.contains { $0.range(of: "EXIT=[0-9]", options: .regularExpression) != nil }
-        }
+        screen = try tmux.waitForStatus("EXIT")
         #expect(screen.contains { $0.contains("EXIT=0") }, "\(screen.joined(separator: "\n"))")
     }
 
@@ -113,9 +108,7 @@ struct SteppingTests {
         screen = try tmux.waitFor { $0.contains { $0.contains("▸ layer2.1") } }
         #expect(screen.contains { $0.contains("▸ layer2.1") }, "\(screen.joined(separator: "\n"))")
         try tmux.keys("q")
-        screen = try tmux.waitFor {
-            $0.contains { $0.range(of: "EXIT=[0-9]", options: .regularExpression) != nil }
-        }
+        screen = try tmux.waitForStatus("EXIT")
         #expect(screen.contains { $0.contains("EXIT=0") }, "\(screen.joined(separator: "\n"))")
     }
 }

@@ -129,6 +129,15 @@ final class Tmux {
     func waitFor(text: String, timeout: Double = 20) throws -> [String] {
         try waitFor(timeout: timeout) { $0.contains { $0.contains(text) } }
     }
+
+    /// Waits for the shell to print `NAME=` and an exit status, as `echo "NAME=$?"` does.
+    /// The typed command line holds `NAME=$?` too, and a long one wraps so that this text
+    /// can start a row; only a digit after the `=` marks the status.
+    func waitForStatus(_ name: String, timeout: Double = 20) throws -> [String] {
+        try waitFor(timeout: timeout) { lines in
+            lines.contains { $0.range(of: "\(name)=[0-9]", options: .regularExpression) != nil }
+        }
+    }
 }
 
 struct TmuxError: Error, CustomStringConvertible {
