@@ -148,7 +148,7 @@ func makeStepper(_ parsed: ParsedArguments) throws -> Stepper {
 
 /// Builds a stepper from the command line, with the data it trains on.
 func makeTrainingRun(_ parsed: ParsedArguments) throws -> (stepper: Stepper, data: OpenedData) {
-    try checkSavePath(parsed)
+    try checkOutputPaths(parsed)
     let seed = UInt64(try parsed.int("seed", default: 0, range: 0...Int.max))
     let batch = try parsed.int("batch", default: 32, range: 2...4096)
     let threads = try parsed.int(

@@ -96,21 +96,24 @@ func saveIfRequested(_ parsed: ParsedArguments, model: ResNet) throws {
     print("saved checkpoint \(path)")
 }
 
-/// Fails at once when `--save` names a path in a folder that does not exist or cannot be
-/// written, rather than after a long run whose weights would then be lost.
-func checkSavePath(_ parsed: ParsedArguments) throws {
-    guard let path = parsed.values["save"] else { return }
-    let folder = (path as NSString).deletingLastPathComponent
-    let directory = folder.isEmpty ? "." : folder
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory),
-        isDirectory.boolValue
-    else {
-        throw TrainingFailure(
-            description: "--save \(path): the folder \(directory) does not exist")
-    }
-    guard FileManager.default.isWritableFile(atPath: directory) else {
-        throw TrainingFailure(
-            description: "--save \(path): the folder \(directory) is not writable")
+/// Fails at once when `--save` or `--record` names a path in a folder that does not exist
+/// or cannot be written, rather than after a long run whose weights or keys would then be
+/// lost.
+func checkOutputPaths(_ parsed: ParsedArguments) throws {
+    for option in ["save", "record"] {
+        guard let path = parsed.values[option] else { continue }
+        let folder = (path as NSString).deletingLastPathComponent
+        let directory = folder.isEmpty ? "." : folder
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory),
+            isDirectory.boolValue
+        else {
+            throw TrainingFailure(
+                description: "--\(option) \(path): the folder \(directory) does not exist")
+        }
+        guard FileManager.default.isWritableFile(atPath: directory) else {
+            throw TrainingFailure(
+                description: "--\(option) \(path): the folder \(directory) is not writable")
+        }
     }
 }

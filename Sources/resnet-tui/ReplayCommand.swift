@@ -101,6 +101,7 @@ func replayForInteractive(path: String, parsed: ParsedArguments) throws -> Stepp
     if parsed.values["experiment"] != nil {
         throw UsageError(description: "--replay replays the file's own keys; drop --experiment")
     }
+    try checkOutputPaths(parsed)
     let file = try SessionFile.read(path: path)
     let stepper = try makeRecordedRun(file, path: path, threads: parsed.values["threads"])
     try App.checkTerminal()

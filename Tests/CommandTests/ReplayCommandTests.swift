@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// `replay` and `--save` checks that fail before any training runs.
+/// `replay`, `--save` and `--record` checks that fail before any training runs.
 struct ReplayCommandTests {
     static let header =
         #"{"arguments":["--model","resnet8","--input","1,8,8"],"data":"shapes","#
@@ -45,5 +45,30 @@ struct ReplayCommandTests {
             result.stderr.contains("the folder /nonexistent-folder does not exist"),
             "\(result.stderr)")
         #expect(!result.stdout.contains("step"), "trained before failing: \(result.stdout)")
+    }
+
+    /// The tests run without a terminal, so the UI would refuse with "not a terminal". A
+    /// session file in a missing folder must be reported before that. `replay` of an empty
+    /// file or of a folder fails with a message naming it.
+    @Test func recordIntoMissingFolderIsReportedBeforeTheTerminal() throws {
+        let result = try run([
+            "--model", "resnet8", "--input", "1,8,8", "--record", "/nonexistent-folder/s.jsonl",
+        ])
+        #expect(result.status == 1)
+        #expect(
+            result.stderr.contains("--record /nonexistent-folder/s.jsonl: the folder "
+                + "/nonexistent-folder does not exist"),
+            "\(result.stderr)")
+
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let empty = directory + "/empty.jsonl"
+        FileManager.default.createFile(atPath: empty, contents: Data())
+        let emptyResult = try run(["replay", empty])
+        #expect(emptyResult.status == 1)
+        #expect(emptyResult.stderr.contains(empty), "\(emptyResult.stderr)")
+        let folderResult = try run(["replay", directory])
+        #expect(folderResult.status == 1)
+        #expect(folderResult.stderr.contains("it is a folder"), "\(folderResult.stderr)")
     }
 }

@@ -131,8 +131,8 @@ final class Tmux {
     }
 
     /// Waits for the shell to print `NAME=` and an exit status, as `echo "NAME=$?"` does.
-    /// The typed command line holds `NAME=$?` too, and a long one wraps so that this text
-    /// can start a row; only a digit after the `=` marks the status.
+    /// The typed command line contains `NAME=$?` too, and a long one can wrap so that this
+    /// text starts a row. Only a digit after the `=` marks the status.
     func waitForStatus(_ name: String, timeout: Double = 20) throws -> [String] {
         try waitFor(timeout: timeout) { lines in
             lines.contains { $0.range(of: "\(name)=[0-9]", options: .regularExpression) != nil }

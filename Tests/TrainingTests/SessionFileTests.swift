@@ -62,7 +62,7 @@ struct SessionFileTests {
             _ = try SessionFile.read(path: missing)
             Issue.record("read a missing file")
         } catch let error as SessionFileError {
-            #expect(error.description == "invalid session file \(missing): file not found")
+            #expect(error.description == "invalid session file \(missing): no such file")
         }
     }
 

@@ -154,15 +154,12 @@ extension SafetensorsFile {
     public static func read(path: String) throws(SafetensorsError) -> SafetensorsFile {
         let bytes: [UInt8]
         do {
-            bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+            bytes = try FileBytes.read(path: path)
         } catch {
             let reason: String
-            if !FileManager.default.fileExists(atPath: path) {
-                reason = "no such file"
-            } else if !FileManager.default.isReadableFile(atPath: path) {
-                reason = "permission denied"
-            } else {
-                reason = error.localizedDescription
+            switch error {
+            case .failed(let text): reason = text
+            case .tooLarge(let size): reason = "\(size) bytes is more than this machine can hold"
             }
             throw SafetensorsError(.io, "cannot read the file: \(reason)", path: path)
         }

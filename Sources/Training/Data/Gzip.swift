@@ -21,37 +21,22 @@ public enum Gzip {
     public static func readFile(atPath path: String, maxBytes: Int = defaultMaxBytes)
         throws(DataError) -> [UInt8]
     {
-        let size: Int
-        let isRegularFile: Bool
+        let data: [UInt8]
         do {
-            let attributes = try FileManager.default.attributesOfItem(atPath: path)
-            size = (attributes[.size] as? NSNumber)?.intValue ?? 0
-            isRegularFile = attributes[.type] as? FileAttributeType == .typeRegular
+            data = try FileBytes.read(path: path, maxBytes: maxBytes)
         } catch {
-            throw .readFailed(
-                path: path, reason: "cannot get its size: \(error.localizedDescription)")
-        }
-        guard size <= maxBytes else {
-            throw .fileTooLarge(path: path, bytes: size, limit: maxBytes)
-        }
-        // NOTE: Data(contentsOf:) in Swift 6.3.1's Foundation leaks a 4 KiB buffer on every
-        // read of an empty file (found by the datafiles fuzz target), so an empty regular
-        // file is not read. Files such as pipes report size 0 and are still read.
-        if isRegularFile && size == 0 {
-            return []
-        }
-
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw .readFailed(path: path, reason: error.localizedDescription)
+            switch error {
+            case .tooLarge(let bytes):
+                throw .fileTooLarge(path: path, bytes: bytes, limit: maxBytes)
+            case .failed(let reason):
+                throw .readFailed(path: path, reason: reason)
+            }
         }
 
         if hasMagic(data) {
             return try inflate(data, path: path, maxBytes: maxBytes)
         }
-        return [UInt8](data)
+        return data
     }
 
     /// Inflates all gzip members in `compressed` and returns their contents joined, as

@@ -11,6 +11,9 @@ import Foundation
 public struct SessionFile: Sendable, Equatable {
     public static let format = "resnet-tui-session"
     public static let version = 1
+    /// The largest session file `read` accepts: 64 MiB, far above the few kilobytes that an
+    /// hour of key presses writes.
+    public static let maxBytes = 64 << 20
 
     public var header: Header
     public var events: [Event]
@@ -195,18 +198,20 @@ extension SessionFile {
     /// one above it. It also throws when the header is missing or of another format or
     /// version.
     public static func read(path: String) throws -> SessionFile {
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw SessionFileError(path: path, line: nil, message: "file not found")
-        }
-        let data: Data
+        let bytes: [UInt8]
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
+            bytes = try FileBytes.read(path: path, maxBytes: maxBytes)
         } catch {
-            throw SessionFileError(
-                path: path, line: nil,
-                message: "cannot read the file (\(error.localizedDescription))")
+            let message: String
+            switch error {
+            case .failed(let reason) where reason == "no such file": message = reason
+            case .failed(let reason): message = "cannot read the file (\(reason))"
+            case .tooLarge(let size):
+                message = "the file has \(size) bytes, more than a session file's \(maxBytes)"
+            }
+            throw SessionFileError(path: path, line: nil, message: message)
         }
-        guard let text = String(data: data, encoding: .utf8) else {
+        guard let text = String(validating: bytes, as: UTF8.self) else {
             throw SessionFileError(path: path, line: nil, message: "the file is not UTF-8 text")
         }
         return try parse(text, path: path)
