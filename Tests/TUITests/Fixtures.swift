@@ -1,4 +1,3 @@
-import Synchronization
 import TUI
 import Training
 
@@ -112,10 +111,10 @@ enum Fixtures {
 
 /// A session that records the commands it receives and returns a fixed snapshot.
 final class RecordingSession: SessionControl {
-    private let state: Mutex<(snapshot: SessionSnapshot, commands: [SessionCommand])>
+    private let state: Locked<(snapshot: SessionSnapshot, commands: [SessionCommand])>
 
     init(snapshot: SessionSnapshot) {
-        state = Mutex((snapshot, []))
+        state = Locked((snapshot, []))
     }
 
     func send(_ command: SessionCommand) {

@@ -5,8 +5,8 @@ import Synchronization
 /// command is applied between two phases, and reading the snapshot never waits for one.
 public final class TrainingSession: SessionControl, @unchecked Sendable {
     private let stepper: Stepper
-    private let published: Mutex<SessionSnapshot>
-    private let inbox = Mutex<[SessionCommand]>([])
+    private let published: Locked<SessionSnapshot>
+    private let inbox = Locked<[SessionCommand]>([])
     private let wake = DispatchSemaphore(value: 0)
     private let stopped = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
@@ -17,7 +17,7 @@ public final class TrainingSession: SessionControl, @unchecked Sendable {
 
     public init(stepper: Stepper) {
         self.stepper = stepper
-        published = Mutex(stepper.snapshot)
+        published = Locked(stepper.snapshot)
     }
 
     public var snapshot: SessionSnapshot { published.withLock { $0 } }
