@@ -163,6 +163,9 @@ func makeTrainingRun(_ parsed: ParsedArguments) throws -> (stepper: Stepper, dat
     let model = try makeModel(
         parsed, channels: source.channels, height: source.height, width: source.width,
         classCount: source.classCount, batch: batch, seed: seed)
+    if let warning = batchNormSampleWarning(config: model.config, batch: batch) {
+        FileHandle.standardError.write(Data((warning + "\n").utf8))
+    }
     let stepper = Stepper(
         model: model, data: source.batches, pool: ThreadPool(threads: threads),
         optimizer: optimizer, seed: seed)

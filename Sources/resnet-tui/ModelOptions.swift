@@ -117,3 +117,22 @@ func checkOutputPaths(_ parsed: ParsedArguments) throws {
         }
     }
 }
+
+/// Returns a warning that names the batch-norm layers normalising each channel over fewer
+/// than `ResNetConfig.minimumBatchNormValuesPerChannel` values in a training batch of
+/// `batch` images, or nil when there are none.
+func batchNormSampleWarning(config: ResNetConfig, batch: Int) -> String? {
+    let limit = ResNetConfig.minimumBatchNormValuesPerChannel
+    let small = config.batchNormSampleSizes(batch: batch).filter {
+        $0.valuesPerChannel < limit
+    }
+    guard let smallest = small.min(by: { $0.valuesPerChannel < $1.valuesPerChannel }) else {
+        return nil
+    }
+    let layers = small.count == 1 ? "1 batch-norm layer" : "\(small.count) batch-norm layers"
+    return "warning: with batch \(batch), \(layers) normalise each channel "
+        + "over fewer than \(limit) values in training (\(smallest.name) over "
+        + "\(smallest.valuesPerChannel)). Their gradients are then mostly rounding error, so one "
+        + "update can grow the weights by orders of magnitude, as it does in PyTorch. Use a "
+        + "larger --batch or larger images."
+}

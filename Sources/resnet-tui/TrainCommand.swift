@@ -121,9 +121,12 @@ func runTrain(_ parsed: ParsedArguments) throws {
         if epochEnds {
             var testColumns = ""
             if evaluate {
-                // NOTE: a NaN test loss is printed as "-nan" and not treated as an error. One
-                // step of resnet50 on 3x32x32 images with batch 2 gave one, after an update
-                // that left weights near 4e7.
+                // NOTE: a NaN test loss is printed as "-nan" and not treated as an error.
+                // PyTorch 2.13 gives one too after one step of resnet50 at batch 2 on 3x32x32
+                // images. There layer4's batch norms see 2 values per channel, so the gradient
+                // is mostly amplified rounding. From the same weights and batch, conv1.weight
+                // reached 1.1e8 here, 5.8e7 in PyTorch float32 and 6.2e6 in float64, and the
+                // eval loss was NaN in all three (scripts/compare-step-pytorch.py --batch 2).
                 let test = stepper.model.evaluate(data.test, pool: stepper.pool)
                 testColumns =
                     "test loss \(format(test.loss, 4)) acc \(format(100 * test.accuracy, 2))%  "

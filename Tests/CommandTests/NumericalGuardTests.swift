@@ -43,6 +43,24 @@ func plant(_ value: Float, in name: String, elements: [Int], path: String) throw
         #expect(result.stdout.isEmpty, "training ran: \(result.stdout)")
     }
 
+    @Test func trainWarnsOfTwoValueBatchNorm() throws {
+        let resnet50 = [
+            "train", "--model", "resnet50", "--width", "4", "--input", "3,32,32", "--steps", "1",
+            "--no-eval", "--threads", "1",
+        ]
+        let result = try run(resnet50 + ["--batch", "2"])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(
+            result.stderr.hasPrefix(
+                "warning: with batch 2, 9 batch-norm layers normalise each channel over "
+                    + "fewer than 4 values in training (layer4.0.bn2 over 2)."),
+            "stderr: \(result.stderr)")
+
+        let larger = try run(resnet50 + ["--batch", "4"])
+        #expect(larger.status == 0, "stderr: \(larger.stderr)")
+        #expect(!larger.stderr.contains("warning"), "stderr: \(larger.stderr)")
+    }
+
     @Test func trainReportsDivergedStep() throws {
         // With learning rate 100 and no batch norm, step 2 reaches a loss near 3e10 and the
         // loss of step 3 is NaN.

@@ -133,6 +133,33 @@ import Training
         #expect(!model.layerInfos[2].hasProjection)
     }
 
+    @Test func batchNormSampleSizesOfResnet50() throws {
+        let config = ResNetConfig(
+            spec: try ModelSpec.parse(name: "resnet50", width: 4), inputChannels: 3,
+            inputHeight: 32, inputWidth: 32, classCount: 10)
+        let sizes = config.batchNormSampleSizes(batch: 2)
+        let byName = Dictionary(uniqueKeysWithValues: sizes.map { ($0.name, $0.valuesPerChannel) })
+        #expect(sizes.count == 53, "the stem, 3 per block of 16, and 4 projections")
+        #expect(sizes.first?.name == "bn1")
+        #expect(byName["bn1"] == 2 * 16 * 16, "7x7/2 stem: 32 -> 16")
+        #expect(byName["layer3.5.bn3"] == 2 * 2 * 2)
+        #expect(byName["layer4.0.bn1"] == 2 * 2 * 2, "the stride is on layer4.0.conv2")
+        #expect(byName["layer4.0.bn2"] == 2)
+        #expect(byName["layer4.0.downsample.1"] == 2)
+        #expect(byName["layer4.2.bn3"] == 2)
+        let limit = ResNetConfig.minimumBatchNormValuesPerChannel
+        let small = sizes.filter { $0.valuesPerChannel < limit }.map(\.name)
+        #expect(small.count == 9, "\(small)")
+        #expect(small.first == "layer4.0.bn2")
+    }
+
+    @Test func batchNormSampleSizesWithoutBatchNorm() throws {
+        let config = ResNetConfig(
+            spec: try ModelSpec.parse(name: "resnet50", width: 4, batchNorm: false),
+            inputChannels: 3, inputHeight: 32, inputWidth: 32, classCount: 10)
+        #expect(config.batchNormSampleSizes(batch: 2).isEmpty)
+    }
+
     @Test func zeroInitResidualZeroesLastNormOfEveryBlock() throws {
         for name in ["resnet20", "resnet50"] {
             let spec = try ModelSpec.parse(name: name, width: 4, zeroInitResidual: true)
