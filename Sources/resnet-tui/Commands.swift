@@ -163,12 +163,15 @@ func makeTrainingRun(_ parsed: ParsedArguments) throws -> (stepper: Stepper, dat
     let model = try makeModel(
         parsed, channels: source.channels, height: source.height, width: source.width,
         classCount: source.classCount, batch: batch, seed: seed)
-    if let warning = batchNormSampleWarning(config: model.config, batch: batch) {
-        FileHandle.standardError.write(Data((warning + "\n").utf8))
-    }
     let stepper = Stepper(
         model: model, data: source.batches, pool: ThreadPool(threads: threads),
         optimizer: optimizer, seed: seed)
+    if let warning = batchNormSampleWarning(config: model.config, batch: batch) {
+        // Headless commands print it; the UI, which would cover stderr at once, shows the
+        // stepper's message in its status line.
+        FileHandle.standardError.write(Data((warning + "\n").utf8))
+        stepper.announce(warning)
+    }
     return (stepper, source)
 }
 

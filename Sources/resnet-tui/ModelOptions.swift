@@ -129,10 +129,8 @@ func batchNormSampleWarning(config: ResNetConfig, batch: Int) -> String? {
     guard let smallest = small.min(by: { $0.valuesPerChannel < $1.valuesPerChannel }) else {
         return nil
     }
-    let layers = small.count == 1 ? "1 batch-norm layer" : "\(small.count) batch-norm layers"
-    return "warning: with batch \(batch), \(layers) normalise each channel "
-        + "over fewer than \(limit) values in training (\(smallest.name) over "
-        + "\(smallest.valuesPerChannel)). Their gradients are then mostly rounding error, so one "
-        + "update can grow the weights by orders of magnitude, as it does in PyTorch. Use a "
-        + "larger --batch or larger images."
+    let others = small.count == 1 ? "" : " and \(small.count - 1) more batch norms"
+    return "warning: batch \(batch) leaves \(smallest.name)\(others) with under \(limit) values "
+        + "per channel: their gradients are mostly rounding error and can blow up the "
+        + "weights (in PyTorch too). Raise --batch or the image size."
 }
