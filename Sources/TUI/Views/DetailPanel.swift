@@ -9,7 +9,7 @@ import Training
 public struct DetailPanel {
     public var snapshot: SessionSnapshot
     public var state: UIState
-    /// True when the panel stands in for the network panel on a narrow screen, where its title
+    /// True when the panel takes the network panel's place on a narrow screen, where its title
     /// also numbers the view and names what Tab shows next.
     public var replacesNetworkPanel = false
 
@@ -68,7 +68,7 @@ public struct DetailPanel {
         }
     }
 
-    /// Returns the name of `view` as titles and the help show it.
+    /// Returns the name of `view` as the panel's titles write it.
     static func name(of view: DetailView) -> String {
         switch view {
         case .statistics: return "statistics"
@@ -80,8 +80,8 @@ public struct DetailPanel {
     }
 
     /// Returns the title on a narrow screen, such as "statistics of layer1.0 · view 1/5 ·
-    /// Tab: feature map", shortened to fit `room` columns. The last view's Tab hint says
-    /// that Tab brings the network list back.
+    /// Tab: feature map", shortened to fit `room` columns. On the last view the Tab hint
+    /// names the network list, which Tab brings back.
     private func narrowTitle(layer: LayerInfo, room: Int) -> String {
         let views = DetailView.allCases
         let position = views.firstIndex(of: state.detailView)! + 1

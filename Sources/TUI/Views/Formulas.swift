@@ -42,20 +42,20 @@ public struct Formulas {
     /// than `width` wraps at a run of spaces or a comma, and each continuation is indented
     /// like the formulas. When the wrapped lines need more than `rows` rows, lines of figures
     /// are left out from the bottom up. If the rules alone are still too many, the last row
-    /// says how many lines are hidden.
+    /// gives the number of hidden rows.
     public func lines(width: Int, rows: Int) -> [String] {
         guard width > 0, rows > 0 else { return [] }
-        var kept = formulaLines.map { (line: $0, rows: Self.wrap($0.text, width: width)) }
-        var used = kept.reduce(0) { $0 + $1.rows.count }
-        var index = kept.count - 1
+        var entries = formulaLines.map { (line: $0, rows: Self.wrap($0.text, width: width)) }
+        var used = entries.reduce(0) { $0 + $1.rows.count }
+        var index = entries.count - 1
         while used > rows, index >= 0 {
-            if kept[index].line.isFigures {
-                used -= kept[index].rows.count
-                kept.remove(at: index)
+            if entries[index].line.isFigures {
+                used -= entries[index].rows.count
+                entries.remove(at: index)
             }
             index -= 1
         }
-        let wrapped = kept.flatMap(\.rows)
+        let wrapped = entries.flatMap(\.rows)
         guard wrapped.count > rows else { return wrapped }
         let hidden = wrapped.count - (rows - 1)
         return wrapped.prefix(rows - 1) + ["… \(hidden) more rows: a taller window shows them"]
