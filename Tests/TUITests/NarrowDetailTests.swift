@@ -161,6 +161,26 @@ struct NarrowDetailTests {
         #expect(formulas.lines(width: 200, rows: 100) == formulas.lines, "wide: unchanged")
     }
 
+    /// In 56 columns, the text width of the wide layout's detail panel at 110 columns, a
+    /// weight's note does not fit beside its formula: it gets its own row, and it is the
+    /// first to go when rows run short.
+    @Test func weightNoteMovesThenGoes() throws {
+        let formulas = Formulas(snapshot: Self.snapshot(), selectedLayer: 1)
+        let roomy = formulas.lines(width: 56, rows: 12)
+        let forward = try #require(roomy.firstIndex { $0.hasPrefix("forward   y1 =") }, "\(roomy)")
+        #expect(roomy[forward] == "forward   y1 = relu(BN1(W1 * x))", "\(roomy)")
+        #expect(roomy[forward + 1] == "          W1 16×16×3×3 |W1| 2.5e+00", "\(roomy)")
+
+        let short = formulas.lines(width: 56, rows: 10)
+        let text = short.joined(separator: "\n")
+        #expect(short.count == 10, "\(text)")
+        #expect(!text.contains("|W1|"), "\(text)")
+        #expect(!text.contains("more rows"), "\(text)")
+        #expect(text.contains("S(x) = 0 (skip off)"), "\(text)")
+        #expect(text.contains("|S^T(g)| = 0 (skip off), |F^T(g)| = 2.6e-04"), "\(text)")
+        #expect(text.contains("weights   |dL/dW| = 2.0e-02"), "\(text)")
+    }
+
     @Test func shortPanelCountsHiddenRows() {
         let rows = Formulas(snapshot: Self.snapshot(), selectedLayer: 1).lines(width: 76, rows: 4)
         #expect(rows.count == 4)

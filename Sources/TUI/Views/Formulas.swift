@@ -15,13 +15,22 @@ public struct Formulas {
     }
 
     /// The lines to show, each a full sentence or formula.
-    public var lines: [String] { formulaLines.map(\.text) }
+    public var lines: [String] { formulaLines.map(\.combined) }
 
     /// One line of the view. A line of figures holds only norms, shapes or statistics of
     /// the current tensors, and a short panel leaves it out before any rule.
     struct Line {
         var text: String
+        /// A weight's shape and norm, written from `noteColumn` on, after `text`.
+        var note: String?
         var isFigures = false
+
+        /// The text with the note padded to `noteColumn`.
+        var combined: String {
+            guard let note else { return text }
+            let padding = max(1, Formulas.noteColumn - text.count)
+            return text + String(repeating: " ", count: padding) + note
+        }
     }
 
     private var formulaLines: [Line] {
@@ -40,16 +49,29 @@ public struct Formulas {
 
     /// Returns the lines for a panel `width` columns wide and `rows` rows high. A line wider
     /// than `width` wraps at a run of spaces or a comma, and each continuation is indented
-    /// like the formulas. When the wrapped lines need more than `rows` rows, lines of figures
+    /// like the formulas. A note that does not fit beside its formula gets a row of its own,
+    /// as a line of figures. When the rows still number more than `rows`, lines of figures
     /// are left out from the bottom up. If the rules alone are still too many, the last row
     /// gives the number of hidden rows.
     public func lines(width: Int, rows: Int) -> [String] {
         guard width > 0, rows > 0 else { return [] }
-        var entries = formulaLines.map { (line: $0, rows: Self.wrap($0.text, width: width)) }
+        var entries: [(rows: [String], isFigures: Bool)] = []
+        for line in formulaLines {
+            let combined = line.combined
+            guard let note = line.note, combined.count > width else {
+                entries.append((Self.wrap(combined, width: width), line.isFigures))
+                continue
+            }
+            if !line.text.isEmpty {
+                entries.append((Self.wrap(line.text, width: width), line.isFigures))
+            }
+            let indent = String(repeating: " ", count: Self.continuationIndent)
+            entries.append((Self.wrap(indent + note, width: width), true))
+        }
         var used = entries.reduce(0) { $0 + $1.rows.count }
         var index = entries.count - 1
         while used > rows, index >= 0 {
-            if entries[index].line.isFigures {
+            if entries[index].isFigures {
                 used -= entries[index].rows.count
                 entries.remove(at: index)
             }
@@ -70,12 +92,6 @@ public struct Formulas {
         var rows: [String] = []
         var rest = Substring(text)
         var indent = ""
-        // A figure aligned far right, such as the bias under the weight, moves left to the
-        // formulas' column before it wraps.
-        let leading = rest.prefix { $0 == " " }.count
-        if rest.count > width && leading > continuationIndent {
-            rest = rest.dropFirst(leading - continuationIndent)
-        }
         while indent.count + rest.count > width {
             let room = width - indent.count
             let characters = Array(rest)
@@ -142,11 +158,9 @@ public struct Formulas {
         return parts.isEmpty ? nil : parts.joined(separator: "  ")
     }
 
-    /// Pads a formula to `noteColumn` and appends `note` when there is one.
+    /// A formula with `note` beside it at `noteColumn`, when there is one.
     private func row(_ formula: String, _ note: String? = nil) -> Line {
-        guard let note else { return Line(text: formula) }
-        let padding = max(1, Self.noteColumn - formula.count)
-        return Line(text: formula + String(repeating: " ", count: padding) + note)
+        Line(text: formula, note: note)
     }
 
     private func rule(_ text: String) -> Line { Line(text: text) }
@@ -285,7 +299,7 @@ public struct Formulas {
         let terms = terms(of: layer)
         var result = [row("forward   z = W h + b", weightText("W", in: terms))]
         if let bias = weightText("b", in: terms) {
-            result.append(figures(row("", bias).text))
+            result.append(Line(text: "", note: bias, isFigures: true))
         }
         if let norms = normsText(["h", "z"], in: terms) {
             result.append(figures("          " + norms))
