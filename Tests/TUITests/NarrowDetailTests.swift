@@ -110,8 +110,9 @@ struct NarrowDetailTests {
         }
     }
 
-    /// The strip shows the newest 40 iterations whole at 100 columns but only the newest
-    /// that fit at 80: 76 text columns less 10 for the labels and 14 for the numbers.
+    /// At 80 columns the strip has 52 cell columns: 76 text columns less 10 for the labels
+    /// and 14 for the numbers. So 40 iterations show whole, and of 100 the newest 52 show,
+    /// with the numbers column kept.
     @Test func stripKeepsNewestColumnsAt80() throws {
         let snapshot = Self.snapshot()
         let narrow = drawScreen(

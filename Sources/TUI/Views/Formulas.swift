@@ -158,7 +158,7 @@ public struct Formulas {
         return parts.isEmpty ? nil : parts.joined(separator: "  ")
     }
 
-    /// A formula with `note` beside it at `noteColumn`, when there is one.
+    /// Returns a formula line with `note` beside it at `noteColumn`, when there is one.
     private func row(_ formula: String, _ note: String? = nil) -> Line {
         Line(text: formula, note: note)
     }

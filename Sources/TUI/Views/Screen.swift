@@ -77,9 +77,9 @@ public enum Screen {
         var network: Rect
         var detail: Rect?
         if narrowDetailVisible {
-            // The detail panel gets at least three fifths of the body, so that the formulas
-            // of a block and a resnet20's strip fit at 80x24, and more when the gradient
-            // panel needs fewer rows. The loss chart keeps its minimum.
+            // The detail panel gets three fifths of the body, or more when the gradient
+            // panel needs fewer rows, so that a basic block's rules fit at 80x24. The loss
+            // chart keeps its minimum rows in either case.
             let detailHeight = min(
                 body.height - lossMinimum,
                 max(body.height - max(gradientsPreferredHeight, lossMinimum), body.height * 3 / 5))
