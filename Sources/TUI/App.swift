@@ -26,7 +26,9 @@ public final class AppController {
             selectBlock(atX: x, y: y)
             return true
         }
-        let outcome = handleKey(key, state: state, snapshot: session.snapshot)
+        let outcome = handleKey(
+            key, state: state, snapshot: session.snapshot,
+            screenWidth: screenSize.width > 0 ? screenSize.width : nil)
         state = outcome.state
         if let command = outcome.command {
             session.send(command)
@@ -40,7 +42,8 @@ public final class AppController {
         let snapshot = session.snapshot
         guard !state.helpVisible,
             let layout = Screen.layout(
-                width: screenSize.width, height: screenSize.height, snapshot: snapshot),
+                width: screenSize.width, height: screenSize.height, snapshot: snapshot,
+                narrowDetailVisible: state.narrowDetailVisible),
             layout.network.contains(x: x, y: y)
         else { return }
         let panel = NetworkPanel(snapshot: snapshot, state: state)

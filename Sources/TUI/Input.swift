@@ -24,6 +24,10 @@ public struct UIState: Sendable, Equatable {
     public var chartStyle: ChartStyle
     /// The detail panel's content, which Tab cycles through.
     public var detailView: DetailView = .statistics
+    /// Whether a screen narrower than `Screen.wideLayoutWidth` shows the detail panel in
+    /// place of the network list. The wide layout shows the panel whenever it has the rows,
+    /// so it ignores this flag.
+    public var narrowDetailVisible = false
     /// The sample of the batch and the channel the heat maps show, as requested with `{` `}`
     /// and `[` `]`.
     public var featureSample = 0
@@ -75,7 +79,14 @@ public struct KeyOutcome: Sendable, Equatable {
 /// iteration. `?` opens or closes the help, Esc closes it, and
 /// `q` quits. While the help is open, only `?`, Esc and `q` act, so a key pressed to read the help
 /// does not also step the network.
-public func handleKey(_ key: KeyEvent, state: UIState, snapshot: SessionSnapshot) -> KeyOutcome {
+///
+/// Tab cycles the detail views. On a screen narrower than `Screen.wideLayoutWidth`
+/// (`screenWidth`), the cycle has one more stop: the first Tab shows the detail panel in
+/// place of the network list, and Tab on the last view brings the list back. A nil
+/// `screenWidth` (no frame drawn yet) cycles as the wide layout does.
+public func handleKey(
+    _ key: KeyEvent, state: UIState, snapshot: SessionSnapshot, screenWidth: Int? = nil
+) -> KeyOutcome {
     var next = state
     let blocks = UIState.blockIndices(of: snapshot)
 
@@ -159,7 +170,17 @@ public func handleKey(_ key: KeyEvent, state: UIState, snapshot: SessionSnapshot
         next.helpVisible = true
         return KeyOutcome(state: next)
     case .character("\t"):
-        next.detailView = next.detailView.next
+        let narrow = screenWidth.map { $0 < Screen.wideLayoutWidth } ?? false
+        if !narrow {
+            next.detailView = next.detailView.next
+        } else if !next.narrowDetailVisible {
+            next.narrowDetailVisible = true
+        } else if next.detailView == DetailView.allCases.last {
+            next.narrowDetailVisible = false
+            next.detailView = .statistics
+        } else {
+            next.detailView = next.detailView.next
+        }
         return KeyOutcome(state: next)
     case .character("]"), .character("["):
         next.featureChannel = max(0, next.featureChannel + (key == .character("]") ? 1 : -1))

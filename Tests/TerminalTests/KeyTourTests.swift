@@ -89,6 +89,43 @@ struct KeyTourTests {
         #expect(exit.contains { $0.contains("EXIT=0") }, "\(exit.joined(separator: "\n"))")
     }
 
+    /// At 80x24 Tab shows each detail view in the network list's place, and Tab on the last
+    /// view brings the list back.
+    @Test func narrowTabCyclesDetailViews() throws {
+        let tmux = try Tmux(width: 80, height: 24)
+        try tmux.type("\(Tmux.binary) --model resnet8 --threads 2; echo \"EXIT=$?\"")
+        _ = try tmux.waitFor(text: "┌ network")
+        try Self.press(tmux, ["s"], expect: "iter 1 done")
+        // The heat maps need the selected block's output of this iteration.
+        try Self.press(tmux, ["f"], expect: "phase 8/15 loss")
+        try Self.press(
+            tmux, ["Tab"], expect: "statistics of layer1.0 · view 1/5 · Tab: feature map")
+        let statistics = try tmux.screen()
+        #expect(
+            !statistics.contains { $0.contains("┌ network") },
+            "network list still drawn\n\(statistics.joined(separator: "\n"))")
+        #expect(
+            statistics.contains { $0.contains("output  mean") },
+            "\(statistics.joined(separator: "\n"))")
+        try Self.press(tmux, ["Tab"], expect: "feature map of layer1.0 · view 2/5")
+        try Self.press(tmux, ["]"], expect: "channel 2/16")
+        try Self.press(tmux, ["Tab"], expect: "input image · view 3/5 · Tab: formulas")
+        try Self.press(tmux, ["Tab"], expect: "formulas of the current layer · view 4/5")
+        try Self.press(tmux, ["n"], expect: "phase 9/15 ◀ bwd fc")
+        try Self.press(tmux, ["n", "n"], expect: "|S^T(g)| = ")
+        try Self.press(
+            tmux, ["Tab"], expect: "depth × time · view 5/5 · Tab: back to the network list")
+        try Self.press(tmux, ["Tab"], expect: "┌ network")
+        let back = try tmux.screen()
+        #expect(
+            !back.contains { $0.contains("view 5/5") }, "\(back.joined(separator: "\n"))")
+        let widest = back.map(\.count).max() ?? 0
+        #expect(widest <= 80, "a line is \(widest) wide")
+        try tmux.keys("q")
+        let exit = try tmux.waitForStatus("EXIT")
+        #expect(exit.contains { $0.contains("EXIT=0") }, "\(exit.joined(separator: "\n"))")
+    }
+
     @Test func resizeThroughSizesAndBack() throws {
         let tmux = try Tmux(width: 160, height: 50)
         try tmux.type("\(Tmux.binary) --model resnet8 --threads 2; echo \"EXIT=$?\"")

@@ -2,11 +2,16 @@ import Foundation
 import Training
 
 /// Everything the snapshot holds about the selected block: its settings, the statistics and
-/// histogram of its output, and the gradient norms at its input. Shown when the network panel
-/// leaves enough rows free.
+/// histogram of its output, and the gradient norms at its input. Tab switches it to the feature
+/// map, the input image, the current layer's formulas or the depth-by-time strip. The wide
+/// layout shows it when the network panel leaves enough rows free. A narrow one shows it in
+/// the network panel's place once Tab has turned it on.
 public struct DetailPanel {
     public var snapshot: SessionSnapshot
     public var state: UIState
+    /// True when the panel takes the network panel's place on a narrow screen, where its title
+    /// also numbers the view and names what Tab shows next.
+    public var replacesNetworkPanel = false
 
     public init(snapshot: SessionSnapshot, state: UIState) {
         self.snapshot = snapshot
@@ -23,20 +28,17 @@ public struct DetailPanel {
             return
         }
         let layer = snapshot.layers[index]
-        let viewName: String
-        switch state.detailView {
-        case .statistics: viewName = "statistics"
-        case .featureMap: viewName = "feature map"
-        case .input: viewName = "input image"
-        case .formulas: viewName = "formulas"
-        case .depthTime: viewName = "depth × time"
-        }
-        // The formulas follow the stepper, not the selection, so their title names the current layer.
         let title: String
-        switch state.detailView {
-        case .formulas: title = "formulas of the current layer (Tab)"
-        case .depthTime: title = "depth × time: every layer's input gradient (Tab)"
-        default: title = "selected: \(layer.name) · \(viewName) (Tab)"
+        if replacesNetworkPanel {
+            title = narrowTitle(layer: layer, room: rect.width - 5)
+        } else {
+            // The formulas follow the stepper, not the selection, so their title names the
+            // current layer.
+            switch state.detailView {
+            case .formulas: title = "formulas of the current layer (Tab)"
+            case .depthTime: title = "depth × time: every layer's input gradient (Tab)"
+            default: title = "selected: \(layer.name) · \(Self.name(of: state.detailView)) (Tab)"
+            }
         }
         buffer.drawBox(rect, title: title, style: Theme.border)
         let inside = rect.inset(by: 1)
@@ -51,9 +53,10 @@ public struct DetailPanel {
         case .input:
             drawHeatMap(snapshot.inputMap, of: "input", inside: inside, on: &buffer)
         case .formulas:
-            let lines = Formulas(snapshot: snapshot, selectedLayer: state.selectedLayer).lines
+            let lines = Formulas(snapshot: snapshot, selectedLayer: state.selectedLayer)
+                .lines(width: inside.width - 2, rows: inside.height)
             buffer.withClip(inside) { buffer in
-                for (row, line) in lines.enumerated() where row < inside.height {
+                for (row, line) in lines.enumerated() {
                     buffer.put(line, x: inside.x + 1, y: inside.y + row)
                 }
             }
@@ -63,6 +66,43 @@ public struct DetailPanel {
                     .draw(in: inside, on: &buffer)
             }
         }
+    }
+
+    /// Returns the name of `view` as the panel's titles write it.
+    static func name(of view: DetailView) -> String {
+        switch view {
+        case .statistics: return "statistics"
+        case .featureMap: return "feature map"
+        case .input: return "input image"
+        case .formulas: return "formulas"
+        case .depthTime: return "depth × time"
+        }
+    }
+
+    /// Returns the title on a narrow screen, such as "statistics of layer1.0 · view 1/5 ·
+    /// Tab: feature map", shortened to fit `room` columns. On the last view the Tab hint
+    /// names the network list, which Tab brings back.
+    private func narrowTitle(layer: LayerInfo, room: Int) -> String {
+        let views = DetailView.allCases
+        let position = views.firstIndex(of: state.detailView)! + 1
+        let subject: String
+        switch state.detailView {
+        case .statistics, .featureMap:
+            subject = "\(Self.name(of: state.detailView)) of \(layer.name)"
+        case .input: subject = "input image"
+        case .formulas: subject = "formulas of the current layer"
+        case .depthTime: subject = "depth × time"
+        }
+        let tab =
+            position == views.count
+            ? "Tab: back to the network list" : "Tab: \(Self.name(of: state.detailView.next))"
+        let shortTab = position == views.count ? "Tab: network list" : "Tab: next"
+        let candidates = [
+            "\(subject) · view \(position)/\(views.count) · \(tab)",
+            "\(subject) · \(tab)",
+            "\(subject) · \(shortTab)",
+        ]
+        return candidates.first { $0.count <= room } ?? candidates[candidates.count - 1]
     }
 
     /// Draws one channel of one sample as a heat map, with its size, channel, sample and

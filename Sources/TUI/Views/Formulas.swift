@@ -15,16 +15,113 @@ public struct Formulas {
     }
 
     /// The lines to show, each a full sentence or formula.
-    public var lines: [String] {
+    public var lines: [String] { formulaLines.map(\.combined) }
+
+    /// One line of the view. A line of figures holds only norms, shapes or statistics of
+    /// the current tensors, and a short panel leaves it out before any rule.
+    struct Line {
+        var text: String
+        /// A weight's shape and norm, written from `noteColumn` on, after `text`.
+        var note: String?
+        var isFigures = false
+
+        /// The text with the note padded to `noteColumn`.
+        var combined: String {
+            guard let note else { return text }
+            let padding = max(1, Formulas.noteColumn - text.count)
+            return text + String(repeating: " ", count: padding) + note
+        }
+    }
+
+    private var formulaLines: [Line] {
         switch snapshot.lastPhase {
         case .forward(let layer), .backward(let layer):
             return lines(forLayer: layer)
         case .loss:
             return lossLines
         default:
-            guard let selectedLayer else { return ["step with n to see a layer's rules"] }
+            guard let selectedLayer else {
+                return [Line(text: "step with n to see a layer's rules")]
+            }
             return lines(forLayer: selectedLayer)
         }
+    }
+
+    /// Returns the lines for a panel `width` columns wide and `rows` rows high. A line wider
+    /// than `width` wraps at a run of spaces or a comma, and each continuation is indented
+    /// like the formulas. A note that does not fit beside its formula gets a row of its own,
+    /// as a line of figures. When the rows still number more than `rows`, lines of figures
+    /// are left out from the bottom up. If the rules alone are still too many, the last row
+    /// gives the number of hidden rows.
+    public func lines(width: Int, rows: Int) -> [String] {
+        guard width > 0, rows > 0 else { return [] }
+        var entries: [(rows: [String], isFigures: Bool)] = []
+        for line in formulaLines {
+            let combined = line.combined
+            guard let note = line.note, combined.count > width else {
+                entries.append((Self.wrap(combined, width: width), line.isFigures))
+                continue
+            }
+            if !line.text.isEmpty {
+                entries.append((Self.wrap(line.text, width: width), line.isFigures))
+            }
+            let indent = String(repeating: " ", count: Self.continuationIndent)
+            entries.append((Self.wrap(indent + note, width: width), true))
+        }
+        var used = entries.reduce(0) { $0 + $1.rows.count }
+        var index = entries.count - 1
+        while used > rows, index >= 0 {
+            if entries[index].isFigures {
+                used -= entries[index].rows.count
+                entries.remove(at: index)
+            }
+            index -= 1
+        }
+        let wrapped = entries.flatMap(\.rows)
+        guard wrapped.count > rows else { return wrapped }
+        let hidden = wrapped.count - (rows - 1)
+        return wrapped.prefix(rows - 1) + ["… \(hidden) more rows: a taller window shows them"]
+    }
+
+    /// Indent of a continuation row, the column where the formulas after the first start.
+    static let continuationIndent = 10
+
+    /// Splits `text` into rows of at most `width` characters. It breaks after a comma or at a
+    /// run of two or more spaces when there is one, else at a single space, else inside a word.
+    static func wrap(_ text: String, width: Int) -> [String] {
+        var rows: [String] = []
+        var rest = Substring(text)
+        var indent = ""
+        while indent.count + rest.count > width {
+            let room = width - indent.count
+            let characters = Array(rest)
+            let cut = breakPosition(in: characters, room: room)
+            var head = String(characters[..<cut])
+            while head.last == " " { head.removeLast() }
+            rows.append(indent + head)
+            rest = Substring(String(characters[cut...])).drop { $0 == " " }
+            indent = String(repeating: " ", count: min(continuationIndent, width / 2))
+        }
+        if !rest.isEmpty || rows.isEmpty { rows.append(indent + rest) }
+        return rows
+    }
+
+    /// Returns where to break `characters` so that the part before fits `room` columns: at
+    /// the last comma or run of spaces past the indent, else at the last space, else at
+    /// `room`.
+    private static func breakPosition(in characters: [Character], room: Int) -> Int {
+        var group: Int?
+        var space: Int?
+        for position in stride(from: min(room, characters.count - 1), to: 0, by: -1)
+        where characters[position] == " " {
+            if space == nil { space = position }
+            let before = characters[position - 1]
+            if position > continuationIndent && (before == " " || before == ",") {
+                group = position
+                break
+            }
+        }
+        return max(1, group ?? space ?? room)
     }
 
     /// Column where the shapes and norms start on a formula line.
@@ -61,20 +158,23 @@ public struct Formulas {
         return parts.isEmpty ? nil : parts.joined(separator: "  ")
     }
 
-    /// Pads a formula to `noteColumn` and appends `note` when there is one.
-    private func row(_ formula: String, _ note: String? = nil) -> String {
-        guard let note else { return formula }
-        let padding = max(1, Self.noteColumn - formula.count)
-        return formula + String(repeating: " ", count: padding) + note
+    /// Returns a formula line with `note` beside it at `noteColumn`, when there is one.
+    private func row(_ formula: String, _ note: String? = nil) -> Line {
+        Line(text: formula, note: note)
     }
 
-    private func lines(forLayer layer: Int) -> [String] {
+    private func rule(_ text: String) -> Line { Line(text: text) }
+
+    private func figures(_ text: String) -> Line { Line(text: text, isFigures: true) }
+
+    private func lines(forLayer layer: Int) -> [Line] {
         guard snapshot.layers.indices.contains(layer) else { return [] }
         let info = snapshot.layers[layer]
         let flow = snapshot.gradients[layer]
         var result = [
-            "\(info.name): \(shape(inputShape(of: layer))) -> \(shape(info.outputShape)), "
-                + "\(info.parameterCount) parameters"
+            rule(
+                "\(info.name): \(shape(inputShape(of: layer))) -> \(shape(info.outputShape)), "
+                    + "\(info.parameterCount) parameters")
         ]
         switch info.kind {
         case .stem: result += stemLines(layer)
@@ -85,39 +185,40 @@ public struct Formulas {
         if let flow {
             let ratio = flow.updateRatio.map(Format.scientific) ?? "after the update"
             result.append(
-                "weights   |dL/dW| = \(Format.scientific(flow.weight)), "
-                    + "|step| / |W| = \(ratio)")
+                rule(
+                    "weights   |dL/dW| = \(Format.scientific(flow.weight)), "
+                        + "|step| / |W| = \(ratio)"))
         } else {
-            result.append("gradients: not reached by the backward pass yet")
+            result.append(rule("gradients: not reached by the backward pass yet"))
         }
         return result
     }
 
-    private func stemLines(_ layer: Int) -> [String] {
+    private func stemLines(_ layer: Int) -> [Line] {
         let terms = terms(of: layer)
         let hasMaxPool = terms.contains { $0.symbol == "relu" }
         let forward =
             hasMaxPool ? "forward   y = maxpool(relu(BN(W * x)))" : "forward   y = relu(BN(W * x))"
         var result = [row(forward, weightText("W", in: terms))]
         if let norms = normsText(["x", "y"], in: terms) {
-            result.append("          " + norms)
+            result.append(figures("          " + norms))
         }
         result += [
-            "          y: \(outputText(layer))",
-            "backward  dL/dW = sum over positions of x * (dL/dy ⊙ relu'(.) through BN)",
+            figures("          y: \(outputText(layer))"),
+            rule("backward  dL/dW = sum over positions of x * (dL/dy ⊙ relu'(.) through BN)"),
         ]
         if let norms = normsText(["dL/dy"], in: terms), let weight = weightText("dL/dW", in: terms)
         {
-            result.append("          \(norms)  \(weight)")
+            result.append(figures("          \(norms)  \(weight)"))
         }
         return result
     }
 
-    private func blockLines(_ layer: Int) -> [String] {
+    private func blockLines(_ layer: Int) -> [Line] {
         let info = snapshot.layers[layer]
         let terms = terms(of: layer)
         let count = max(info.residualConvolutions, 2)
-        var result: [String] = []
+        var result: [Line] = []
         // Every convolution but the last is followed by batch norm and ReLU; the last one's
         // batch-norm output is F(x).
         for unit in 1...count {
@@ -128,38 +229,39 @@ public struct Formulas {
             result.append(row(lead + formula, weightText("W\(unit)", in: terms)))
         }
         if !info.skipEnabled {
-            result.append("          S(x) = 0 (skip off)")
+            result.append(rule("          S(x) = 0 (skip off)"))
         } else if info.hasProjection {
             result.append(
                 row("          S(x) = BN(Wp * x) (1x1 projection)", weightText("Wp", in: terms)))
         } else {
-            result.append("          S(x) = x (identity)")
+            result.append(rule("          S(x) = x (identity)"))
         }
-        result.append("          O = relu(F(x) + S(x))")
+        result.append(rule("          O = relu(F(x) + S(x))"))
         let hiddenSymbols = (1..<count).map { "y\($0)" }
         if let norms = normsText(["x"] + hiddenSymbols, in: terms) {
-            result.append("          " + norms)
+            result.append(figures("          " + norms))
         }
         if let norms = normsText(["F(x)", "S(x)", "O"], in: terms) {
-            result.append("          " + norms)
+            result.append(figures("          " + norms))
         }
-        result.append("          O: \(outputText(layer))")
+        result.append(figures("          O: \(outputText(layer))"))
         return result + blockBackwardLines(layer, convolutions: count)
     }
 
-    private func blockBackwardLines(_ layer: Int, convolutions count: Int) -> [String] {
+    private func blockBackwardLines(_ layer: Int, convolutions count: Int) -> [Line] {
         let terms = terms(of: layer)
-        var result = ["backward  g = dL/dO ⊙ relu'(F(x) + S(x))"]
+        var result = [rule("backward  g = dL/dO ⊙ relu'(F(x) + S(x))")]
         if let norms = normsText(["dL/dO", "g"], in: terms) {
-            result.append("          " + norms)
+            result.append(figures("          " + norms))
         }
-        result.append("          dL/dx = S^T(g) + F^T(g)")
+        result.append(rule("          dL/dx = S^T(g) + F^T(g)"))
         if let flow = snapshot.gradients[layer] {
             let skip = flow.skipActive ? Format.scientific(flow.skip) : "0"
             result.append(
-                "          |S^T(g)| = \(skip)\(flow.skipActive ? "" : " (skip off)"), "
-                    + "|F^T(g)| = \(Format.scientific(flow.residual))")
-            result.append("          |dL/dx| = \(Format.scientific(flow.input))")
+                rule(
+                    "          |S^T(g)| = \(skip)\(flow.skipActive ? "" : " (skip off)"), "
+                        + "|F^T(g)| = \(Format.scientific(flow.residual))"))
+            result.append(figures("          |dL/dx| = \(Format.scientific(flow.input))"))
         }
         let gradientSymbols = (1...count).map { "dL/dW\($0)" } + ["dL/dWp"]
         let gradients = gradientSymbols.compactMap { symbol -> String? in
@@ -168,62 +270,63 @@ public struct Formulas {
             }
         }
         if !gradients.isEmpty {
-            result.append("          " + gradients.joined(separator: "  "))
+            result.append(figures("          " + gradients.joined(separator: "  ")))
         }
         return result
     }
 
-    private func poolLines(_ layer: Int) -> [String] {
+    private func poolLines(_ layer: Int) -> [Line] {
         let terms = terms(of: layer)
         let spatial = inputShape(of: layer).dropFirst().reduce(1, *)
         var result = [
-            "forward   h = (1/N) sum of O over the N = \(spatial) positions per channel"
+            rule("forward   h = (1/N) sum of O over the N = \(spatial) positions per channel")
         ]
         if let norms = normsText(["O", "h"], in: terms) {
-            result.append("          " + norms)
+            result.append(figures("          " + norms))
         }
-        result.append("backward  dL/dO = dL/dh / \(spatial) at every position")
+        result.append(rule("backward  dL/dO = dL/dh / \(spatial) at every position"))
         if let norms = normsText(["dL/dh", "dL/dO"], in: terms) {
             // Every position gets dL/dh / N, so |dL/dO| = |dL/dh| / sqrt(N).
             let root = String(format: "%.3g", Double(spatial).squareRoot())
-            result.append("          " + norms)
-            result.append("          |dL/dO| = |dL/dh| / sqrt(N) = |dL/dh| / \(root)")
+            result.append(figures("          " + norms))
+            result.append(
+                figures("          |dL/dO| = |dL/dh| / sqrt(N) = |dL/dh| / \(root)"))
         }
         return result
     }
 
-    private func linearLines(_ layer: Int) -> [String] {
+    private func linearLines(_ layer: Int) -> [Line] {
         let terms = terms(of: layer)
         var result = [row("forward   z = W h + b", weightText("W", in: terms))]
         if let bias = weightText("b", in: terms) {
-            result.append(row("", bias))
+            result.append(Line(text: "", note: bias, isFigures: true))
         }
         if let norms = normsText(["h", "z"], in: terms) {
-            result.append("          " + norms)
+            result.append(figures("          " + norms))
         }
         result += [
-            "          z: \(outputText(layer))",
-            "backward  dL/dW = (dL/dz)^T h, dL/db = sum of dL/dz, dL/dh = (dL/dz) W",
+            figures("          z: \(outputText(layer))"),
+            rule("backward  dL/dW = (dL/dz)^T h, dL/db = sum of dL/dz, dL/dh = (dL/dz) W"),
         ]
         if let norms = normsText(["dL/dz", "dL/dh"], in: terms) {
-            result.append("          " + norms)
+            result.append(figures("          " + norms))
         }
         let weights = ["dL/dW", "dL/db"].compactMap { weightText($0, in: terms) }
         if !weights.isEmpty {
-            result.append("          " + weights.joined(separator: "  "))
+            result.append(figures("          " + weights.joined(separator: "  ")))
         }
         return result
     }
 
-    private var lossLines: [String] {
+    private var lossLines: [Line] {
         let loss = snapshot.currentLoss.map(Format.statistic) ?? "-"
         var result = [
-            "loss: softmax cross-entropy over a batch of \(snapshot.batchSize)",
-            "forward   p = softmax(z),  L = -(1/B) sum of log p[label]   L = \(loss)",
-            "backward  dL/dz = (p - onehot(label)) / B   (S - y, averaged over the batch)",
+            rule("loss: softmax cross-entropy over a batch of \(snapshot.batchSize)"),
+            rule("forward   p = softmax(z),  L = -(1/B) sum of log p[label]   L = \(loss)"),
+            rule("backward  dL/dz = (p - onehot(label)) / B   (S - y, averaged over the batch)"),
         ]
         if let norms = normsText(["z", "p", "dL/dz"], in: snapshot.lossTerms) {
-            result.append("          " + norms)
+            result.append(figures("          " + norms))
         }
         return result
     }

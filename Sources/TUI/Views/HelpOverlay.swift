@@ -48,6 +48,8 @@ public enum KeyHelp {
         ("u", "rewind one iteration; running on replays it bit for bit"),
         ("←", "rewind one iteration, at an iteration boundary only"),
         ("Tab", "detail panel: statistics, map, input, formulas, strip"),
+        ("", "below 110 columns the panel replaces the network list, and"),
+        ("", "Tab after the strip brings the network list back"),
         ("[  ]", "previous / next channel of the feature map"),
         ("{  }", "previous / next sample of the batch"),
         ("?  Esc", "close this help"),

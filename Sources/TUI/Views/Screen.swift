@@ -4,7 +4,9 @@ import Training
 ///
 /// From 110 columns the network panel takes the left side at full height and the gradient
 /// and loss panels share the right side. Narrower screens put the network panel on top and
-/// the other two side by side below it.
+/// the other two side by side below it. There the detail panel, once Tab has turned it on,
+/// takes the network panel's place at full width, so that formulas and the depth-by-time
+/// strip keep their columns. The stepper's current layer stays named in the header.
 public enum Screen {
     public static let minimumWidth = 60
     public static let minimumHeight = 16
@@ -14,9 +16,10 @@ public enum Screen {
     /// Rectangles of the parts of the screen.
     public struct Layout: Sendable, Equatable {
         public var header: Rect
+        /// The network panel, empty when the detail panel takes its place on a narrow screen.
         public var network: Rect
-        /// The selected block's details, in the wide layout when rows are left under the
-        /// network panel.
+        /// The detail panel: in the wide layout when rows are left under the network panel,
+        /// and on a narrow screen in the network panel's place when Tab has turned it on.
         public var detail: Rect?
         public var gradients: Rect
         public var loss: Rect
@@ -24,7 +27,11 @@ public enum Screen {
     }
 
     /// Computes the layout for a `width` x `height` screen; returns nil below the minimum size.
-    public static func layout(width: Int, height: Int, snapshot: SessionSnapshot) -> Layout? {
+    /// `narrowDetailVisible` puts the detail panel in the network panel's place below
+    /// `wideLayoutWidth` columns and changes nothing on a wider screen.
+    public static func layout(
+        width: Int, height: Int, snapshot: SessionSnapshot, narrowDetailVisible: Bool = false
+    ) -> Layout? {
         guard width >= minimumWidth && height >= minimumHeight else { return nil }
         let headerHeight = StatusLine(snapshot: snapshot).height(width: width)
         let header = Rect(x: 0, y: 0, width: width, height: headerHeight)
@@ -67,12 +74,25 @@ public enum Screen {
                 loss: loss, hints: hints)
         }
 
-        let networkHeight = min(
-            networkPreferredHeight,
-            max(body.height - max(gradientsPreferredHeight, lossMinimum), body.height / 2))
-        let network = Rect(x: 0, y: body.y, width: width, height: networkHeight)
-        let bottom = Rect(
-            x: 0, y: network.maxY, width: width, height: body.height - networkHeight)
+        var network: Rect
+        var detail: Rect?
+        if narrowDetailVisible {
+            // The detail panel gets three fifths of the body, or more when the gradient
+            // panel needs fewer rows, so that a basic block's rules fit at 80x24. The loss
+            // chart keeps its minimum rows in either case.
+            let detailHeight = min(
+                body.height - lossMinimum,
+                max(body.height - max(gradientsPreferredHeight, lossMinimum), body.height * 3 / 5))
+            network = Rect(x: 0, y: body.y, width: width, height: 0)
+            detail = Rect(x: 0, y: body.y, width: width, height: detailHeight)
+        } else {
+            let networkHeight = min(
+                networkPreferredHeight,
+                max(body.height - max(gradientsPreferredHeight, lossMinimum), body.height / 2))
+            network = Rect(x: 0, y: body.y, width: width, height: networkHeight)
+        }
+        let top = detail?.maxY ?? network.maxY
+        let bottom = Rect(x: 0, y: top, width: width, height: body.maxY - top)
         // The gradient rows need about 40 columns to show both norms with their labels, so
         // on narrow screens the loss chart gives up columns first.
         let gradientsWidth = max(width * 55 / 100, min(40, width - 20))
@@ -80,7 +100,7 @@ public enum Screen {
         let loss = Rect(
             x: gradientsWidth, y: bottom.y, width: width - gradientsWidth, height: bottom.height)
         return Layout(
-            header: header, network: network, detail: nil, gradients: gradients, loss: loss,
+            header: header, network: network, detail: detail, gradients: gradients, loss: loss,
             hints: hints)
     }
 
@@ -89,15 +109,22 @@ public enum Screen {
         snapshot: SessionSnapshot, state: UIState, into buffer: inout CellBuffer
     ) {
         buffer.fill(buffer.bounds)
-        guard let layout = layout(width: buffer.width, height: buffer.height, snapshot: snapshot)
+        guard
+            let layout = layout(
+                width: buffer.width, height: buffer.height, snapshot: snapshot,
+                narrowDetailVisible: state.narrowDetailVisible)
         else {
             drawTooSmall(into: &buffer)
             return
         }
         StatusLine(snapshot: snapshot).draw(in: layout.header, on: &buffer)
-        NetworkPanel(snapshot: snapshot, state: state).draw(in: layout.network, on: &buffer)
+        if !layout.network.isEmpty {
+            NetworkPanel(snapshot: snapshot, state: state).draw(in: layout.network, on: &buffer)
+        }
         if let detail = layout.detail {
-            DetailPanel(snapshot: snapshot, state: state).draw(in: detail, on: &buffer)
+            var panel = DetailPanel(snapshot: snapshot, state: state)
+            panel.replacesNetworkPanel = layout.network.isEmpty
+            panel.draw(in: detail, on: &buffer)
         }
         GradientPanel(snapshot: snapshot).draw(in: layout.gradients, on: &buffer)
         LossPanel(snapshot: snapshot, chartStyle: state.chartStyle).draw(
