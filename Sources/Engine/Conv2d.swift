@@ -708,19 +708,28 @@ private func multiplyTile(
     depth: Int, a: UnsafePointer<Float>, aStride: Int, b: UnsafePointer<Float>, bStride: Int,
     c: UnsafeMutablePointer<Float>, cStride: Int
 ) {
-    var tile = Tile4x64()
     let a0 = a
     let a1 = a + aStride
     let a2 = a + 2 * aStride
     let a3 = a + 3 * aStride
     var bRow = b
-    for d in 0..<depth {
-        tile.add(
-            a0[d], a1[d], a2[d], a3[d], loadVector(bRow), loadVector(bRow + 16),
-            loadVector(bRow + 32), loadVector(bRow + 48))
-        bRow += bStride
-    }
-    tile.store(to: c, stride: cStride)
+    var start = 0
+    repeat {
+        var tile = Tile4x64()
+        let end = min(start + Tile4x64.depthBlock, depth)
+        for d in start..<end {
+            tile.add(
+                a0[d], a1[d], a2[d], a3[d], loadVector(bRow), loadVector(bRow + 16),
+                loadVector(bRow + 32), loadVector(bRow + 48))
+            bRow += bStride
+        }
+        if start == 0 {
+            tile.store(to: c, stride: cStride)
+        } else {
+            tile.accumulate(into: c, stride: cStride)
+        }
+        start = end
+    } while start < depth
 }
 
 /// Sums, over `sampleCount` samples and `width` pixels, the products of 4 gradOutput rows

@@ -150,19 +150,28 @@ private func directTile(
     rowOffsets: UnsafePointer<Int>, offsets: VectorOffsets, split: Bool,
     c: UnsafeMutablePointer<Float>, cStride: Int
 ) {
-    var tile = Tile4x64()
     let a0 = a
     let a1 = a + aStride
     let a2 = a + 2 * aStride
     let a3 = a + 3 * aStride
     let (l0, l1, l2, l3) = offsets.low
     let (h0, h1, h2, h3) = offsets.high
-    for d in 0..<depth {
-        let base = padded + rowOffsets[d]
-        tile.add(
-            a0[d], a1[d], a2[d], a3[d], loadPixels(base, l0, h0, split: split),
-            loadPixels(base, l1, h1, split: split), loadPixels(base, l2, h2, split: split),
-            loadPixels(base, l3, h3, split: split))
-    }
-    tile.store(to: c, stride: cStride)
+    var start = 0
+    repeat {
+        var tile = Tile4x64()
+        let end = min(start + Tile4x64.depthBlock, depth)
+        for d in start..<end {
+            let base = padded + rowOffsets[d]
+            tile.add(
+                a0[d], a1[d], a2[d], a3[d], loadPixels(base, l0, h0, split: split),
+                loadPixels(base, l1, h1, split: split), loadPixels(base, l2, h2, split: split),
+                loadPixels(base, l3, h3, split: split))
+        }
+        if start == 0 {
+            tile.store(to: c, stride: cStride)
+        } else {
+            tile.accumulate(into: c, stride: cStride)
+        }
+        start = end
+    } while start < depth
 }

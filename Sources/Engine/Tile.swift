@@ -39,6 +39,36 @@ struct Tile4x64 {
         c33.addProduct(w3, b3)
     }
 
+    /// How many steps of the depth one tile sums before its result joins the running
+    /// total in memory. One running sum over a depth of K gathers rounding error that grows
+    /// with K; summing blocks and then the blocks' results keeps it near that of a sum of
+    /// 256 + K / 256 terms. With depths of 2,048 to 4,608, as in resnet50's last stages, the
+    /// forward's RMS error against a sum in Double fell from 0.8e-6 to 1.1e-6 of the
+    /// output's RMS to 2.6e-7 to 2.9e-7 (`ConvAccuracyTests`), for about 1 % more CPU time
+    /// per resnet20 step, whose depths of 144 to 576 take at most three blocks.
+    static let depthBlock = 256
+
+    /// Adds the tile to four rows of 64 floats, `stride` floats apart, starting at `c`.
+    @inline(__always)
+    func accumulate(into c: UnsafeMutablePointer<Float>, stride: Int) {
+        storeVector(loadVector(c) + c00, c)
+        storeVector(loadVector(c + 16) + c01, c + 16)
+        storeVector(loadVector(c + 32) + c02, c + 32)
+        storeVector(loadVector(c + 48) + c03, c + 48)
+        storeVector(loadVector(c + stride) + c10, c + stride)
+        storeVector(loadVector(c + stride + 16) + c11, c + stride + 16)
+        storeVector(loadVector(c + stride + 32) + c12, c + stride + 32)
+        storeVector(loadVector(c + stride + 48) + c13, c + stride + 48)
+        storeVector(loadVector(c + 2 * stride) + c20, c + 2 * stride)
+        storeVector(loadVector(c + 2 * stride + 16) + c21, c + 2 * stride + 16)
+        storeVector(loadVector(c + 2 * stride + 32) + c22, c + 2 * stride + 32)
+        storeVector(loadVector(c + 2 * stride + 48) + c23, c + 2 * stride + 48)
+        storeVector(loadVector(c + 3 * stride) + c30, c + 3 * stride)
+        storeVector(loadVector(c + 3 * stride + 16) + c31, c + 3 * stride + 16)
+        storeVector(loadVector(c + 3 * stride + 32) + c32, c + 3 * stride + 32)
+        storeVector(loadVector(c + 3 * stride + 48) + c33, c + 3 * stride + 48)
+    }
+
     /// Writes the tile to four rows of 64 floats, `stride` floats apart, starting at `c`.
     @inline(__always)
     func store(to c: UnsafeMutablePointer<Float>, stride: Int) {
