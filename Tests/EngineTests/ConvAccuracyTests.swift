@@ -60,7 +60,7 @@ struct ConvAccuracyTests {
         let forwardError = Self.relativeError(output, expected)
         let inputError = Self.relativeError(gradInput, expectedGradInput)
         // One running sum per element gave 8.1e-7 to 1.1e-6 (forward) and up to 4.1e-7
-        // (gradInput of the 3x3 8x8 case); blocks of 256 give 2.6e-7 to 2.9e-7 and 2.6e-7.
+        // (gradInput of the 3x3 8x8 case). Blocks of 256 give 2.6e-7 to 2.9e-7 and 2.6e-7.
         #expect(forwardError < 5e-7, "forward \(forwardError)")
         #expect(inputError < 3.3e-7, "gradInput \(inputError)")
     }
