@@ -125,7 +125,7 @@ func runTrain(_ parsed: ParsedArguments) throws {
                 // PyTorch 2.13 gives one too after one step of resnet50 at batch 2 on 3x32x32
                 // images. There layer4's batch norms see 2 values per channel, so the gradient
                 // is mostly amplified rounding. From the same weights and batch, conv1.weight
-                // reached 1.1e8 here, 5.8e7 in PyTorch float32 and 6.2e6 in float64, and the
+                // reached 5.2e7 here, 5.8e7 in PyTorch float32 and 6.2e6 in float64, and the
                 // eval loss was NaN in all three (scripts/compare-step-pytorch.py --batch 2).
                 let test = stepper.model.evaluate(data.test, pool: stepper.pool)
                 testColumns =
