@@ -67,4 +67,16 @@ public enum Format {
         case .update: return "update"
         }
     }
+
+    /// Joins `parts` with two spaces, leaving out the parts from the first one that would
+    /// pass `width` columns on, so a narrow panel shows whole figures and no cut one.
+    static func fitted(_ parts: [String], width: Int) -> String {
+        var text = ""
+        for part in parts {
+            let next = text.isEmpty ? part : text + "  " + part
+            guard next.count <= width else { break }
+            text = next
+        }
+        return text
+    }
 }

@@ -326,3 +326,19 @@ func tinyScreenStillNamesSizes(width: Int, height: Int) {
     #expect(long[3].trimmingCharacters(in: .whitespaces).hasSuffix("…"), "\(long[3])")
     #expect(long[4].hasPrefix("┌ network"), "\(long[4])")
 }
+
+/// The loss panel's first row drops whole figures when it is narrow, never a cut one.
+@Test func lossSummaryDropsWholeFigures() {
+    var snapshot = Fixtures.backwardThroughLayer1()
+    snapshot.testAccuracy = (accuracy: 0.106, iteration: 12, count: 1000)
+    let wide = drawPanel(width: 60, height: 8) { rect, buffer in
+        LossPanel(snapshot: snapshot).draw(in: rect, on: &buffer)
+    }
+    #expect(wide[1].contains("test 10.6% @12"), "\(screenText(wide))")
+    // 38 columns inside the frame: room for "test" but not for its figures.
+    let narrow = drawPanel(width: 40, height: 8) { rect, buffer in
+        LossPanel(snapshot: snapshot).draw(in: rect, on: &buffer)
+    }
+    #expect(narrow[1].contains("last "), "\(screenText(narrow))")
+    #expect(!narrow[1].contains("test"), "a cut figure is left\(screenText(narrow))")
+}

@@ -198,7 +198,7 @@ public struct DetailPanel {
     }
 
     private func gaugeText(_ gain: BlockGain, width: Int) -> String {
-        Self.fitted(
+        Format.fitted(
             [
                 "gain  block \(String(format: "%.3f", gain.blockGain))",
                 "branch \(String(format: "%.3f", gain.branchGain))",
@@ -209,7 +209,7 @@ public struct DetailPanel {
     private func gradientText(_ flow: GradientFlow?, width: Int) -> String {
         guard let flow else { return "gradient: not reached by the backward pass yet" }
         let skip = flow.skipActive ? Format.scientific(flow.skip) : "off"
-        return Self.fitted(
+        return Format.fitted(
             [
                 "grad  input \(Format.scientific(flow.input))", "skip \(skip)",
                 "residual \(Format.scientific(flow.residual))",
@@ -217,17 +217,5 @@ public struct DetailPanel {
                 "∇W \(Format.scientific(flow.weight))",
                 "Δ/W \(flow.updateRatio.map(Format.scientific) ?? "–")",
             ], width: width)
-    }
-
-    /// Joins `parts` with two spaces, leaving out the parts from the first one that would
-    /// pass `width` columns on, so a narrow panel shows whole figures and no cut one.
-    static func fitted(_ parts: [String], width: Int) -> String {
-        var text = ""
-        for part in parts {
-            let next = text.isEmpty ? part : text + "  " + part
-            guard next.count <= width else { break }
-            text = next
-        }
-        return text
     }
 }

@@ -92,20 +92,24 @@ public struct LossPanel {
             buffer.put(text, x: rect.x, y: rect.y, style: Theme.selectedRow)
             return
         }
-        var text: String
+        var parts: [String]
         if let latest = snapshot.history.last {
-            text = "last \(Format.statistic(latest.loss))  acc \(Format.percent(latest.accuracy))"
+            parts = [
+                "last \(Format.statistic(latest.loss))", "acc \(Format.percent(latest.accuracy))",
+            ]
         } else {
-            text = "no finished iteration yet"
+            parts = ["no finished iteration yet"]
         }
         // At an iteration boundary the current loss is the last one, already shown.
         if let current = snapshot.currentLoss, snapshot.nextPhase != 0 {
-            text += "  now \(Format.statistic(current))"
+            parts.append("now \(Format.statistic(current))")
         }
         if let test = snapshot.testAccuracy {
-            text += "  test \(Format.percent(test.accuracy)) @\(test.iteration)"
+            parts.append("test \(Format.percent(test.accuracy)) @\(test.iteration)")
         }
-        buffer.put(text, x: rect.x, y: rect.y, style: Theme.selectedRow)
+        buffer.put(
+            Format.fitted(parts, width: rect.width), x: rect.x, y: rect.y,
+            style: Theme.selectedRow)
     }
 
     private func drawChart(rect: Rect, on buffer: inout CellBuffer) {
