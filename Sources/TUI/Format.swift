@@ -68,13 +68,16 @@ public enum Format {
         }
     }
 
-    /// Joins `parts` with two spaces, leaving out the parts from the first one that would
-    /// pass `width` columns on, so a narrow panel shows whole figures and no cut one.
-    static func fitted(_ parts: [String], width: Int) -> String {
+    /// Joins `parts` with `separator`, leaving out the parts from the first one that would
+    /// pass `width` columns on, so a narrow panel shows whole figures and no cut one. Only
+    /// a first part wider than `width` is cut, with an ellipsis.
+    static func fitted(_ parts: [String], width: Int, separator: String = "  ") -> String {
         var text = ""
         for part in parts {
-            let next = text.isEmpty ? part : text + "  " + part
-            guard next.count <= width else { break }
+            let next = text.isEmpty ? part : text + separator + part
+            guard next.count <= width else {
+                return text.isEmpty ? truncate(part, to: width) : text
+            }
             text = next
         }
         return text

@@ -104,10 +104,10 @@ public struct StatusLine {
             let mebibytes = String(format: "%.1f", Double(rewind.bytes) / Double(1 << 20))
             parts.append("rewind \(rewind.available)/\(rewind.capacity) (\(mebibytes) MiB)")
         }
-        let settings = parts.joined(separator: " · ")
         let state = snapshot.isRunning ? " ● RUNNING " : " ‖ PAUSED "
         let room = rect.width - state.count - 1
-        buffer.put(" " + truncate(settings, to: room - 1), x: rect.x, y: row, style: Theme.bar)
+        let settings = Format.fitted(parts, width: room - 1, separator: " · ")
+        buffer.put(" " + settings, x: rect.x, y: row, style: Theme.bar)
         buffer.putRightAligned(state, maxX: rect.maxX, y: row, style: Theme.barEmphasis)
     }
 
