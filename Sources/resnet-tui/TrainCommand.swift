@@ -121,7 +121,7 @@ func runTrain(_ parsed: ParsedArguments) throws {
         if epochEnds {
             var testColumns = ""
             if evaluate {
-                // NOTE: a NaN test loss is printed as "-nan" and not treated as an error.
+                // NOTE: a NaN test loss is printed as "NaN" and not treated as an error.
                 // PyTorch 2.13 gives one too after one step of resnet50 at batch 2 on 3x32x32
                 // images. There layer4's batch norms see 2 values per channel, so the gradient
                 // is mostly amplified rounding. From the same weights and batch, conv1.weight
@@ -159,8 +159,15 @@ func printLine(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
 
+/// Writes `value` with `decimals` decimals. From 1e6 up it uses scientific notation. A
+/// value under 1 that zero decimals would show as 0 gets two. NaN and infinities are
+/// written as NaN, inf and -inf.
 func format(_ value: Double, _ decimals: Int) -> String {
-    String(format: "%.\(decimals)f", value)
+    if value.isNaN { return "NaN" }
+    if value.isInfinite { return value > 0 ? "inf" : "-inf" }
+    if abs(value) >= 1e6 { return String(format: "%.3e", value) }
+    if decimals == 0 && value != 0 && abs(value) < 1 { return String(format: "%.2f", value) }
+    return String(format: "%.\(decimals)f", value)
 }
 
 struct TrainingFailure: Error, CustomStringConvertible {

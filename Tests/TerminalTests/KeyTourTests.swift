@@ -57,7 +57,7 @@ struct KeyTourTests {
         try Self.press(tmux, ["c"], expect: "A vs B")
         try Self.press(tmux, ["s"], expect: "A ─ ")
         try Self.press(tmux, ["c"], expect: "compare mode off")
-        try Self.press(tmux, ["r"], expect: "weights reset from seed 0")
+        try Self.press(tmux, ["r"], expect: "weights and data order reset from seed 0")
         try Self.press(tmux, ["w"], expect: "saved \(checkpoint) after iteration 0")
         #expect(FileManager.default.fileExists(atPath: checkpoint), "w wrote no file")
         try Self.press(tmux, ["l"], expect: "phase 1/15 load batch")

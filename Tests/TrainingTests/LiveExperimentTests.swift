@@ -58,6 +58,9 @@ struct LiveExperimentTests {
         let (stepper, _) = StepperTests.makeStepper()
         stepper.startExperiment(named: "zero-init")
         stepper.setComparing(false)
+        // At once, so the UI does not show the experiment's row under "compare mode off".
+        #expect(stepper.snapshot.experiment == nil)
+        #expect(stepper.snapshot.message == "compare mode off; experiment zero-init ended")
         stepper.finishIteration()
         #expect(stepper.snapshot.experiment == nil)
     }

@@ -168,4 +168,16 @@ struct RewindTests {
             Self.historyBits(rewoundCopy.snapshot.history)
                 == Self.historyBits(straightCopy.snapshot.history))
     }
+
+    /// `r` goes back to the first batch too: after a reset, the first iteration gives the
+    /// loss it gave at the start, not that of the next batch in the data.
+    @Test func resetReplaysTheFirstBatch() throws {
+        let stepper = try Self.makeStepper()
+        Self.run(stepper, iterations: 1)
+        let firstLoss = try #require(stepper.snapshot.history.last?.loss)
+        Self.run(stepper, iterations: 2)
+        stepper.resetWeights()
+        Self.run(stepper, iterations: 1)
+        #expect(stepper.snapshot.history.last?.loss.bitPattern == firstLoss.bitPattern)
+    }
 }

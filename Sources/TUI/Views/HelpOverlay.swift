@@ -38,7 +38,7 @@ public enum KeyHelp {
         ("t", "turn the selected block's skip connection on or off"),
         ("T", "turn every skip off, or every skip on if all are off"),
         ("+  -", "double / halve the learning rate"),
-        ("r", "reset the weights from the seed"),
+        ("r", "reset the weights and the data order from the seed"),
         ("w", "save a checkpoint (to --save, or named by the step)"),
         ("c", "compare: restart beside a copy with the skips flipped"),
         ("x", "what-if: redo this iteration with the block's skip flipped"),

@@ -123,16 +123,21 @@ public struct StatusLine {
         }
         let speed =
             snapshot.stepMilliseconds > 0
-            ? String(
-                format: "%.1f ms/step · %.0f img/s", snapshot.stepMilliseconds,
-                snapshot.imagesPerSecond)
-            : "– ms/step"
+            ? [
+                String(format: "%.1f ms/step", snapshot.stepMilliseconds),
+                String(format: "%.0f img/s", snapshot.imagesPerSecond),
+            ]
+            : ["– ms/step"]
         var column = buffer.put(
             " iter \(snapshot.iteration) done · epoch \(snapshot.epoch + 1) · phase "
                 + "\(snapshot.nextPhase)/\(snapshot.phases.count) ",
             x: rect.x, y: row)
         column = buffer.put(phaseText, x: column, y: row, style: phaseStyle)
-        buffer.put(" · " + speed, x: column, y: row)
+        // Whole figures only: on a narrow window img/s goes first, then ms/step.
+        let fitting = Format.fitted(speed, width: rect.maxX - column - 3, separator: " · ")
+        if !fitting.isEmpty && !fitting.hasSuffix("…") {
+            buffer.put(" · " + fitting, x: column, y: row)
+        }
     }
 
     private var phaseStyle: CellStyle {

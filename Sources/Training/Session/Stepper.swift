@@ -78,6 +78,24 @@ public final class Stepper: @unchecked Sendable {
         snapshot.depthStrip = DepthTimeStrip(
             layers: stripLayers, names: stripLayers.map { model.layerInfos[$0].name })
         startGammas = GammaReading(of: model, layers: stripLayers)
+        initialDataPosition = (data as? RewindableBatchSource)?.savePosition()
+    }
+
+    /// The data's position before the first batch, which `resetWeights()` goes back to.
+    private let initialDataPosition: (any Sendable)?
+
+    /// Called by long operations so that a UI can show their progress: at most every
+    /// 100 ms between phases, and before a test evaluation. The training session sets it
+    /// to publish a snapshot.
+    public var progressHandler: (() -> Void)?
+    private var lastProgressReport: UInt64 = 0
+
+    private func reportProgress(force: Bool = false) {
+        guard let progressHandler else { return }
+        let now = DispatchTime.now().uptimeNanoseconds
+        guard force || now - lastProgressReport > 100_000_000 else { return }
+        lastProgressReport = now
+        progressHandler()
     }
 
     /// The batch-norm scales when the session started or the weights were last reset, which
@@ -155,7 +173,10 @@ public final class Stepper: @unchecked Sendable {
         guard on else {
             twin = nil
             snapshot.comparison = nil
-            snapshot.message = "compare mode off"
+            // A guided experiment needs both models, so it ends with compare mode.
+            let experiment = snapshot.experiment.map { "; experiment \($0.name) ended" } ?? ""
+            snapshot.experiment = nil
+            snapshot.message = "compare mode off" + experiment
             return
         }
         resetWeights()
@@ -280,6 +301,7 @@ public final class Stepper: @unchecked Sendable {
         }
         snapshot.nextPhase =
             abandonIteration ? 0 : (snapshot.nextPhase + 1) % snapshot.phases.count
+        reportProgress()
         return phase
     }
 
@@ -417,12 +439,16 @@ public final class Stepper: @unchecked Sendable {
     }
 
     /// Draws the initial weights again from the seed, clears the optimizer's momentum, the
-    /// batch-norm running statistics and the loss history, and starts a new iteration. The
-    /// data order and the skip settings stay as they are.
+    /// batch-norm running statistics and the loss history, moves the data back to its first
+    /// batch, and starts a new iteration. The skip settings stay as they are, so `r`, `T`
+    /// and `s` run the first iteration again on the same batch without the skips.
     public func resetWeights() {
         twin?.resetWeights()
         var generator = SeededGenerator(seed: seed)
         model.initialize(using: &generator)
+        if let initialDataPosition, let source = data as? RewindableBatchSource {
+            source.restorePosition(initialDataPosition)
+        }
         applyPendingSkips()
         clearRewindRing()
         snapshot.nextPhase = 0
@@ -442,7 +468,7 @@ public final class Stepper: @unchecked Sendable {
         if let strip = snapshot.depthStrip {
             startGammas = GammaReading(of: model, layers: strip.layers)
         }
-        snapshot.message = "weights reset from seed \(seed)"
+        snapshot.message = "weights and data order reset from seed \(seed)"
         snapshot.comparison = twin?.comparisonSnapshot()
     }
 
@@ -532,8 +558,13 @@ public final class Stepper: @unchecked Sendable {
         guard let evaluationSet,
             snapshot.iteration == 1 || snapshot.iteration % evaluationInterval == 0
         else { return }
+        let note = "scoring the model on \(evaluationSet.count) test images..."
+        let earlier = snapshot.message
+        snapshot.message = note
+        reportProgress(force: true)
         let result = model.evaluate(evaluationSet, pool: pool)
         snapshot.testAccuracy = (result.accuracy, snapshot.iteration, result.count)
+        if snapshot.message == note { snapshot.message = earlier }
     }
 
     /// Adds the finished iteration to the depth-by-time strip, and puts a new alarm in the

@@ -18,6 +18,9 @@ public final class TrainingSession: SessionControl, @unchecked Sendable {
     public init(stepper: Stepper) {
         self.stepper = stepper
         published = Locked(stepper.snapshot)
+        // Long work inside one command, such as an iteration of a large model or a test
+        // evaluation, shows its phases and messages as it goes.
+        stepper.progressHandler = { [weak self] in self?.publish() }
     }
 
     public var snapshot: SessionSnapshot { published.withLock { $0 } }
