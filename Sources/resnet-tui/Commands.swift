@@ -166,6 +166,9 @@ func makeTrainingRun(_ parsed: ParsedArguments) throws -> (stepper: Stepper, dat
     let stepper = Stepper(
         model: model, data: source.batches, pool: ThreadPool(threads: threads),
         optimizer: optimizer, seed: seed)
+    if let path = parsed.values["load"] {
+        stepper.announce("loaded checkpoint \(path)")
+    }
     if let warning = batchNormSampleWarning(config: model.config, batch: batch) {
         // Headless commands print it; the UI, which would cover stderr at once, shows the
         // stepper's message in its status line.

@@ -85,7 +85,11 @@ func makeModel(
     let model = ResNet(config: config, batchSize: batch)
     var generator = SeededGenerator(seed: seed)
     model.initialize(using: &generator)
-    if let loadPath { try model.loadCheckpoint(from: loadPath) }
+    if let loadPath {
+        try model.loadCheckpoint(from: loadPath)
+        // On stderr, so a script reading the command's output gets only its results.
+        FileHandle.standardError.write(Data("loaded checkpoint \(loadPath)\n".utf8))
+    }
     return model
 }
 

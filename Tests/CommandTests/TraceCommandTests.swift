@@ -148,6 +148,10 @@ func iterationLosses(_ output: String) -> [String] {
             "--weight-decay", "0",
         ])
         #expect(second.status == 0, "stderr: \(second.stderr)")
+        #expect(
+            second.stderr.contains("loaded checkpoint \(directory)/after.safetensors"),
+            "stderr: \(second.stderr)")
+        #expect(!first.stderr.contains("loaded checkpoint"), "stderr: \(first.stderr)")
         // With every update term zero, the weights come out as they went in.
         let loaded = try readSafetensors(directory + "/after.safetensors")
         let saved = try readSafetensors(again + "/after.safetensors")

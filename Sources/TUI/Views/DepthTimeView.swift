@@ -50,7 +50,7 @@ public struct DepthTimeView {
                 strip.iterationsPerColumn == 1 ? "" : " (\(strip.iterationsPerColumn)/col)"
             let legend =
                 "iter \(first)–\(last)\(per) · |dL/dx| "
-                + "\(Format.scientific(pow(10, Double(low))))…"
+                + "\(Format.scientific(pow(10, Double(low)))) to "
                 + "\(Format.scientific(pow(10, Double(high))))"
             buffer.put(legend, x: x, y: inside.y, maxWidth: labelWidth + cellsWidth)
             let numbersX = x + labelWidth + cellsWidth + 1

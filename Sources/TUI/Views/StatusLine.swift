@@ -102,7 +102,11 @@ public struct StatusLine {
         let rewind = snapshot.rewind
         if rewind.capacity > 0 {
             let mebibytes = String(format: "%.1f", Double(rewind.bytes) / Double(1 << 20))
-            parts.append("rewind \(rewind.available)/\(rewind.capacity) (\(mebibytes) MiB)")
+            // With no state saved, memory kept for reuse is not what the figure means.
+            parts.append(
+                rewind.available == 0
+                    ? "rewind 0/\(rewind.capacity)"
+                    : "rewind \(rewind.available)/\(rewind.capacity) (\(mebibytes) MiB)")
         }
         let state = snapshot.isRunning ? " ● RUNNING " : " ‖ PAUSED "
         let room = rect.width - state.count - 1
