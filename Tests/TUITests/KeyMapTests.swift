@@ -142,6 +142,25 @@ import Training
     #expect(line(containing: "▸ layer1.0", in: lines) != nil, "\(screenText(lines))")
 }
 
+@Test func tooSmallScreenTakesOnlyQuit() {
+    let session = RecordingSession(snapshot: Fixtures.backwardThroughLayer1())
+    let controller = AppController(session: session)
+    var small = CellBuffer(width: 40, height: 10)
+    controller.render(into: &small)
+    for key: KeyEvent in [.character("s"), .character(" "), .character("t"), .character("?")] {
+        #expect(controller.handle(key), "\(key) keeps the UI running")
+    }
+    #expect(session.commands.isEmpty, "\(session.commands)")
+    #expect(!controller.state.helpVisible)
+
+    var large = CellBuffer(width: 80, height: 24)
+    controller.render(into: &large)
+    #expect(controller.handle(.character("s")))
+    #expect(session.commands == [.finishIteration])
+    controller.render(into: &small)
+    #expect(!controller.handle(.character("q")), "q still quits")
+}
+
 @Test func notATerminalMessageSuggestsTrain() {
     let message = TerminalError.notATerminal.description
     #expect(message.contains("needs a terminal"), "\(message)")
