@@ -110,6 +110,20 @@ func gradientMap(layer: Int = 2) -> FeatureMap {
     #expect(text.contains("A ─ 2.250"), "\(text)")
 }
 
+/// On a narrow window B's "not reached" note must not run into A's.
+@Test func comparisonNotReachedStaysApart() {
+    var snapshot = Fixtures.base()
+    snapshot.comparison = ComparisonSnapshot(
+        skipEnabled: snapshot.layers.map { _ in false }, gradients: snapshot.gradients,
+        history: [], currentLoss: nil, label: "skips off")
+    for (width, height) in [(80, 24), (60, 16)] {
+        let lines = drawScreen(snapshot, width: width, height: height)
+        let text = lines.joined(separator: "\n")
+        #expect(!text.contains("reachedB"), "\(width)x\(height)\n\(text)")
+        #expect(!text.contains("reachB"), "\(width)x\(height)\n\(text)")
+    }
+}
+
 @Test func compareKeySendsCommand() {
     let snapshot = Fixtures.backwardThroughLayer1()
     let outcome = handleKey(.character("c"), state: UIState(snapshot: snapshot), snapshot: snapshot)

@@ -192,8 +192,14 @@ public struct GradientPanel {
             let row = rowsPerBlock == 2 ? y + index : y
             if rowsPerBlock == 2 { column = x }
             guard let value = entry.1 else {
-                buffer.put(entry.0 + "    not reached yet", x: column, y: row, style: Theme.note)
-                column += 5 + barWidth + 8 + 1
+                // The note keeps to the slot of a bar and its number, so on a narrow panel
+                // the B entry is not written over the A entry's note.
+                let slot = 5 + barWidth + 8
+                let note = slot >= 5 + 15 ? "not reached yet" : "–"
+                buffer.put(
+                    padRight(entry.0, to: 5) + note, x: column, y: row, style: Theme.note,
+                    maxWidth: slot)
+                column += slot + 1
                 continue
             }
             column =
