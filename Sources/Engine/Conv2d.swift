@@ -723,11 +723,7 @@ private func multiplyTile(
                 loadVector(bRow + 32), loadVector(bRow + 48))
             bRow += bStride
         }
-        if start == 0 {
-            tile.store(to: c, stride: cStride)
-        } else {
-            tile.accumulate(into: c, stride: cStride)
-        }
+        tile.write(to: c, stride: cStride, firstBlock: start == 0)
         start = end
     } while start < depth
 }

@@ -167,11 +167,7 @@ private func directTile(
                 loadPixels(base, l1, h1, split: split), loadPixels(base, l2, h2, split: split),
                 loadPixels(base, l3, h3, split: split))
         }
-        if start == 0 {
-            tile.store(to: c, stride: cStride)
-        } else {
-            tile.accumulate(into: c, stride: cStride)
-        }
+        tile.write(to: c, stride: cStride, firstBlock: start == 0)
         start = end
     } while start < depth
 }

@@ -48,6 +48,17 @@ struct Tile4x64 {
     /// depths of 144 to 576 take at most three blocks, needs about 1 % more CPU time.
     static let depthBlock = 256
 
+    /// Stores the tile at `c` for the first block of the depth and adds it to what is there
+    /// for every later one.
+    @inline(__always)
+    func write(to c: UnsafeMutablePointer<Float>, stride: Int, firstBlock: Bool) {
+        if firstBlock {
+            store(to: c, stride: stride)
+        } else {
+            accumulate(into: c, stride: stride)
+        }
+    }
+
     /// Adds the tile to four rows of 64 floats, `stride` floats apart, starting at `c`.
     @inline(__always)
     func accumulate(into c: UnsafeMutablePointer<Float>, stride: Int) {
