@@ -42,8 +42,8 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
             return "invalid data spec '\(spec)': expected shapes, mnist:DIR, fashion-mnist:DIR "
                 + "or cifar10:DIR"
         case .directoryNotFound(let path, let expectedFiles):
-            return "\(path): directory not found; create it and put "
-                + "\(expectedFiles.joined(separator: ", ")) in it (plain or gzip-compressed)"
+            return "\(path): directory not found; check the path, or download "
+                + "\(expectedFiles.joined(separator: ", ")) into it (plain or gzip-compressed)"
         case .notADirectory(let path):
             return "\(path): not a directory; give the directory that contains the data files"
         case .fileNotFound(let directory, let candidates):

@@ -339,6 +339,9 @@ public final class Stepper: @unchecked Sendable {
             snapshot.message = "x needs a finished backward pass: press b, then x"
             return
         }
+        snapshot.message =
+            "gradcheck \(snapshot.layers[layer].name): comparing with finite differences..."
+        reportProgress(force: true)
         let saved = SavedTrainingState(of: model)
         let original = model.skipEnabled(layer: layer)
         model.setSkip(layer: layer, enabled: !original)
@@ -382,6 +385,9 @@ public final class Stepper: @unchecked Sendable {
             snapshot.message = "\(snapshot.layers[layer].name) has no weights to check"
             return
         }
+        snapshot.message =
+            "gradcheck \(snapshot.layers[layer].name): comparing with finite differences..."
+        reportProgress(force: true)
         let saved = SavedTrainingState(of: model)
         let images = model.images.clone()
         let labels = model.labels
