@@ -22,8 +22,8 @@ public final class AppController {
     /// Applies one key and sends its command to the session. Returns false when the key
     /// requests to quit.
     public func handle(_ key: KeyEvent) -> Bool {
-        // The "too small" screen shows nothing of the session, so only q acts on it: a key
-        // pressed there must not run training that nobody sees.
+        // The "too small" screen shows nothing of the session, so only q acts on it. A key
+        // pressed there must not start training that the user cannot watch.
         let tooSmall =
             screenSize.width > 0
             && (screenSize.width < Screen.minimumWidth || screenSize.height < Screen.minimumHeight)

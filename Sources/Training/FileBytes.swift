@@ -1,11 +1,11 @@
 import Foundation
 
-/// Why `FileBytes.read` gave no bytes.
+/// An error of `FileBytes.read`.
 public enum FileReadError: Error, Equatable {
     /// The file is larger than the caller's limit. `bytes` is its size, or for a pipe the
     /// count read before the limit was passed.
     case tooLarge(bytes: Int)
-    /// The file could not be opened or read; `reason` is short and lower-case, such as
+    /// The file could not be opened or read. `reason` is short and lower-case, such as
     /// "no such file" or "permission denied".
     case failed(reason: String)
 }

@@ -4,14 +4,8 @@ import Training
 
 /// Whole-file reads shared by the checkpoint, data and session readers.
 struct FileBytesTests {
-    static func temporaryFolder() throws -> String {
-        let path = NSTemporaryDirectory() + "resnet-tui-filebytes-\(getpid())-\(UUID())"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
-
     @Test func readsWholeFilesOfEverySize() throws {
-        let folder = try Self.temporaryFolder()
+        let folder = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         var generator = SystemRandomNumberGenerator()
         for size in [0, 1, 4095, 4096, 65_537, 3_000_001] {
@@ -24,7 +18,7 @@ struct FileBytesTests {
     }
 
     @Test func refusesWhatItCannotOrMustNotRead() throws {
-        let folder = try Self.temporaryFolder()
+        let folder = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let path = folder + "/ten"
         try Data(repeating: 7, count: 10).write(to: URL(fileURLWithPath: path))
@@ -39,11 +33,9 @@ struct FileBytesTests {
             try FileBytes.read(path: folder)
         }
         // A stream without end stops at the limit instead of filling memory.
-        #expect(throws: FileReadError.self) {
-            try FileBytes.read(path: "/dev/zero", maxBytes: 100_000)
-        }
         do {
             _ = try FileBytes.read(path: "/dev/zero", maxBytes: 100_000)
+            Issue.record("reading /dev/zero returned")
         } catch {
             guard case .tooLarge(let count) = error else {
                 Issue.record("expected tooLarge, got \(error)")

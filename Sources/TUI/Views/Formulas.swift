@@ -17,7 +17,7 @@ public struct Formulas {
     /// The lines to show, each a full sentence or formula.
     public var lines: [String] { formulaLines.map(\.combined) }
 
-    /// One line of the view. A line of figures holds only norms, shapes or statistics of
+    /// One line of the view. A line of figures contains only norms, shapes or statistics of
     /// the current tensors, and a short panel leaves it out before any rule.
     struct Line {
         var text: String

@@ -102,7 +102,8 @@ public struct StatusLine {
         let rewind = snapshot.rewind
         if rewind.capacity > 0 {
             let mebibytes = String(format: "%.1f", Double(rewind.bytes) / Double(1 << 20))
-            // With no state saved, memory kept for reuse is not what the figure means.
+            // With no state saved, the figure would count only buffers kept for reuse, so it
+            // is left out.
             parts.append(
                 rewind.available == 0
                     ? "rewind 0/\(rewind.capacity)"
